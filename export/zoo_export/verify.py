@@ -1,0 +1,249 @@
+"""Parity of an exported artifact with its Keras model.
+
+The artifact runs in its own runtime on the same samples as the Keras model; the report gives
+the largest and mean absolute output difference and, for classifiers, how often both make the
+same decision:
+
+- multiclass (more than one output column): top-1 agreement;
+- binary / multilabel: agreement of the thresholded decisions (0.5 on probabilities; 0 when
+  the outputs are logits, i.e. leave [0, 1]);
+- regression: no agreement (None).
+
+Per-format tolerances (`tolerance_for`):
+
+| quantize | passes when |
+| --- | --- |
+| none     | every output within atol 1e-4 + rtol 1e-5 * |keras| |
+| float16  | every output within atol 1e-2 + rtol 1e-3 * |keras| |
+| dynamic, int8 | decision agreement >= min_agreement (0.95); regression: max diff <= 5% of the Keras output range |
+
+`ExportOptions.atol` replaces the float tolerance with a plain absolute one (rtol 0) and, for
+dynamic/int8, adds it as a second condition.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from typing import Any, Mapping
+
+import numpy as np
+
+from zoo_export.api import ExportOptions, Runner
+from zoo_export.errors import ExportError
+
+logger = logging.getLogger(__name__)
+
+TASK_KINDS = ("multiclass", "binary", "multilabel", "regression")
+
+
+@dataclasses.dataclass(frozen=True)
+class Tolerance:
+    """What an artifact must meet. Unset fields are not checked.
+
+    Args:
+        atol, rtol: outputs must satisfy |artifact - keras| <= atol + rtol * |keras|.
+        min_agreement: smallest decision agreement (classifiers).
+        range_fraction: for regression without atol: max diff <= fraction * keras range.
+        hint: what to try when it fails (shown in the reason).
+    """
+
+    atol: float | None = None
+    rtol: float = 0.0
+    min_agreement: float | None = None
+    range_fraction: float | None = None
+    hint: str = ""
+
+
+def tolerance_for(options: ExportOptions | None = None, calibration_used: int | None = None) -> Tolerance:
+    """The tolerance for an export with `options` (see the module table).
+
+    Example:
+
+    ```python
+    tolerance_for(ExportOptions(quantize="float16"))   # Tolerance(atol=0.01, rtol=0.001, ...)
+    ```
+    """
+    options = options or ExportOptions()
+    mode = options.quantize
+    if mode in ("none", "float16"):
+        atol, rtol = (1e-4, 1e-5) if mode == "none" else (1e-2, 1e-3)
+        if options.atol is not None:
+            atol, rtol = options.atol, 0.0
+        hint = "" if mode == "none" else "try --quantize none"
+        return Tolerance(atol=atol, rtol=rtol, hint=hint)
+    if mode == "int8":
+        used = calibration_used or options.calibration_samples
+        hint = (
+            f"try more --calibration-samples (used {used}), --quantize float16 or "
+            "--quantize dynamic"
+        )
+    else:
+        hint = "try --quantize float16 or --quantize none"
+    return Tolerance(
+        atol=options.atol,
+        min_agreement=options.min_agreement,
+        range_fraction=0.05 if options.atol is None else None,
+        hint=hint,
+    )
+
+
+@dataclasses.dataclass
+class VerificationReport:
+    """Result of `verify`: how close the artifact came to Keras, and whether that is enough."""
+
+    max_abs_diff: float
+    mean_abs_diff: float
+    agreement: float | None
+    n_samples: int
+    passed: bool
+    reason: str
+    task_kind: str = "multiclass"
+    agreement_kind: str | None = None
+    tolerance: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (what the sidecar stores under "verification")."""
+        return dataclasses.asdict(self)
+
+    def to_json(self, **kwargs: Any) -> str:
+        """The report as a JSON string; `kwargs` go to `json.dumps` (e.g. indent=2)."""
+        return json.dumps(self.to_dict(), **kwargs)
+
+
+def _decisions(outputs: np.ndarray, kind: str, threshold: float) -> np.ndarray:
+    if kind == "top-1":
+        return np.argmax(outputs.reshape(len(outputs), -1), axis=-1)
+    return outputs >= threshold
+
+
+def _infer_task_kind(reference: np.ndarray) -> str:
+    if reference.ndim >= 2 and reference.shape[-1] > 1:
+        return "multiclass"
+    if np.all((reference >= 0) & (reference <= 1)):
+        return "binary"
+    return "regression"
+
+
+def verify(
+    keras_model: Any,
+    runner: Runner,
+    samples: Mapping[str, np.ndarray],
+    *,
+    task_kind: str | None,
+    tolerance: Tolerance,
+) -> VerificationReport:
+    """Run `runner` and the Keras model on `samples` and compare their outputs.
+
+    Args:
+        keras_model: the float32 Keras model (or a Runner of it).
+        runner: the artifact loaded by its own runtime.
+        samples: {input name: N raw samples}.
+        task_kind: "multiclass", "binary", "multilabel", "regression"; None infers it
+            (several output columns: multiclass; outputs in [0, 1]: binary; else regression).
+        tolerance: from `tolerance_for`.
+
+    Example:
+
+    ```python
+    report = verify(model, exporter.load("model.tflite"), {"image": x_val[:64]},
+                    task_kind="multiclass", tolerance=tolerance_for(options))
+    assert report.passed, report.reason
+    ```
+    """
+    from zoo_export._keras import KerasRunner
+
+    reference_runner = keras_model if isinstance(keras_model, Runner) else KerasRunner(keras_model)
+    if task_kind is not None and task_kind not in TASK_KINDS:
+        raise ExportError(f"unknown task kind {task_kind!r}; one of {', '.join(TASK_KINDS)}")
+    reference = reference_runner(samples)
+    produced = runner(samples)
+    n = len(reference)
+    tol_json = dataclasses.asdict(tolerance)
+    kind = task_kind or _infer_task_kind(reference)
+
+    def fail(reason: str, **fields: Any) -> VerificationReport:
+        base = {"max_abs_diff": float("nan"), "mean_abs_diff": float("nan"), "agreement": None}
+        base.update(fields)
+        return VerificationReport(
+            n_samples=n, passed=False, reason=reason, task_kind=kind, tolerance=tol_json, **base
+        )
+
+    if produced.shape != reference.shape:
+        if produced.size != reference.size:
+            return fail(f"output shape {produced.shape} differs from Keras' {reference.shape}")
+        produced = produced.reshape(reference.shape)
+    if not np.all(np.isfinite(produced)):
+        bad = int(np.sum(~np.isfinite(produced)))
+        return fail(f"{bad} output values are NaN or infinite")
+
+    diff = np.abs(produced.astype(np.float64) - reference.astype(np.float64))
+    max_diff, mean_diff = float(diff.max()), float(diff.mean())
+
+    agreement = agreement_kind = None
+    if kind != "regression":
+        if kind == "multiclass" and reference.shape[-1] > 1:
+            agreement_kind = "top-1"
+            threshold = 0.0
+        else:
+            in_unit = bool(np.all((reference >= 0) & (reference <= 1)))
+            threshold = 0.5 if in_unit else 0.0
+            agreement_kind = f"decision@{threshold:g}"
+        same = _decisions(produced, agreement_kind, threshold) == _decisions(
+            reference, agreement_kind, threshold
+        )
+        agreement = float(np.mean(same))
+
+    problems, checks = [], []
+    if tolerance.atol is not None:
+        excess = diff - (tolerance.atol + tolerance.rtol * np.abs(reference))
+        label = f"atol {tolerance.atol:.1e}" + (
+            f" + rtol {tolerance.rtol:.0e}*|keras|" if tolerance.rtol else ""
+        )
+        if float(excess.max()) > 0:
+            over = int(np.sum(excess > 0))
+            problems.append(f"max |diff| {max_diff:.3e} exceeds {label} ({over} values over)")
+        else:
+            checks.append(f"max |diff| {max_diff:.3e} within {label}")
+    if tolerance.min_agreement is not None and agreement is not None:
+        if agreement < tolerance.min_agreement:
+            problems.append(
+                f"{agreement_kind} agreement {agreement:.3f} below {tolerance.min_agreement:.3f}"
+            )
+        else:
+            checks.append(f"{agreement_kind} agreement {agreement:.3f} >= {tolerance.min_agreement:.3f}")
+    if tolerance.range_fraction is not None and agreement is None:
+        span = max(float(np.ptp(reference)), 1e-6)
+        limit = tolerance.range_fraction * span
+        if max_diff > limit:
+            problems.append(
+                f"max |diff| {max_diff:.3e} exceeds {tolerance.range_fraction:.0%} of the Keras "
+                f"output range ({limit:.3e})"
+            )
+        else:
+            checks.append(f"max |diff| {max_diff:.3e} within {tolerance.range_fraction:.0%} of range")
+    if not problems and not checks:
+        raise ExportError("the tolerance checks nothing: set atol or min_agreement")
+
+    passed = not problems
+    where = f" on {n} samples"
+    if passed:
+        reason = "; ".join(checks) + where
+    else:
+        reason = "; ".join(problems) + where
+        if tolerance.hint:
+            reason += f"; {tolerance.hint}"
+    report = VerificationReport(
+        max_abs_diff=max_diff,
+        mean_abs_diff=mean_diff,
+        agreement=agreement,
+        n_samples=n,
+        passed=passed,
+        reason=reason,
+        task_kind=kind,
+        agreement_kind=agreement_kind,
+        tolerance=tol_json,
+    )
+    logger.info("verification %s: %s", "passed" if passed else "FAILED", reason)
+    return report

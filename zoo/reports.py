@@ -1,0 +1,147 @@
+"""Plots and model card of a run (`plots/`, `MODEL_CARD.md`)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zoo.training.rundir import atomic_write_text
+
+log = logging.getLogger(__name__)
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def binary_curves(labels: np.ndarray, scores: np.ndarray) -> dict[str, Any]:
+    """ROC and precision-recall curves, and their areas, from labels and positive-class scores."""
+    labels = labels.reshape(-1).astype(int)
+    scores = scores.reshape(-1).astype(float)
+    order = np.argsort(-scores, kind="stable")
+    y = labels[order]
+    tp = np.cumsum(y)
+    fp = np.cumsum(1 - y)
+    pos, neg = max(int(y.sum()), 1), max(int((1 - y).sum()), 1)
+    tpr = np.concatenate([[0.0], tp / pos])
+    fpr = np.concatenate([[0.0], fp / neg])
+    precision = np.concatenate([[1.0], tp / np.maximum(tp + fp, 1)])
+    recall = tpr
+    return {
+        "fpr": fpr, "tpr": tpr, "precision": precision, "recall": recall,
+        "roc_auc": float(np.trapezoid(tpr, fpr)),
+        "pr_auc": float(np.sum(np.diff(recall) * precision[1:])),
+    }
+
+
+def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, n: int) -> np.ndarray:
+    matrix = np.zeros((n, n), dtype=int)
+    for t, p in zip(labels.reshape(-1).astype(int), predicted.reshape(-1).astype(int)):
+        matrix[t, p] += 1
+    return matrix
+
+
+def write_plots(run: Path, history: list[dict], task, class_names: list[str], labels, scores) -> list[str]:
+    """Loss and metric curves; confusion matrix (classification); ROC and PR (binary)."""
+    plt = _pyplot()
+    plots = Path(run) / "plots"
+    plots.mkdir(exist_ok=True)
+    written = []
+    keys = [k for k in (history[0] if history else {}) if k != "epoch" and not k.startswith("val_")
+            and k != "learning_rate"]
+    if history:
+        fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.2), squeeze=False)
+        epochs = [int(r["epoch"]) + 1 for r in history]
+        for ax, key in zip(axes[0], keys):
+            ax.plot(epochs, [float(r[key]) for r in history], marker="o", label="train")
+            if f"val_{key}" in history[0]:
+                ax.plot(epochs, [float(r[f"val_{key}"]) for r in history], marker="o", label="validation")
+            ax.set_title(key)
+            ax.set_xlabel("epoch")
+            ax.legend()
+        fig.tight_layout()
+        fig.savefig(plots / "curves.png", dpi=90)
+        plt.close(fig)
+        written.append("curves.png")
+    if task.kind in ("multiclass", "binary") and labels is not None and len(labels):
+        if task.kind == "binary":
+            predicted = (scores.reshape(-1) >= 0.5).astype(int)
+        else:
+            predicted = scores.argmax(axis=-1)
+        matrix = confusion_matrix(labels, predicted, len(class_names))
+        fig, ax = plt.subplots(figsize=(1.2 + 0.6 * len(class_names),) * 2)
+        ax.imshow(matrix, cmap="Blues")
+        for (i, j), v in np.ndenumerate(matrix):
+            ax.text(j, i, str(v), ha="center", va="center")
+        ax.set_xticks(range(len(class_names)), class_names, rotation=45, ha="right")
+        ax.set_yticks(range(len(class_names)), class_names)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        ax.set_title("validation confusion matrix")
+        fig.tight_layout()
+        fig.savefig(plots / "confusion_matrix.png", dpi=90)
+        plt.close(fig)
+        written.append("confusion_matrix.png")
+    if task.kind == "binary" and labels is not None and len(labels):
+        curves = binary_curves(labels, scores)
+        fig, axes = plt.subplots(1, 2, figsize=(8, 3.6))
+        axes[0].plot(curves["fpr"], curves["tpr"])
+        axes[0].plot([0, 1], [0, 1], "--", color="grey")
+        axes[0].set_title(f"ROC (AUC {curves['roc_auc']:.3f})")
+        axes[0].set_xlabel("false positive rate")
+        axes[0].set_ylabel("true positive rate")
+        axes[1].plot(curves["recall"], curves["precision"])
+        axes[1].set_title(f"precision-recall (AP {curves['pr_auc']:.3f})")
+        axes[1].set_xlabel("recall")
+        axes[1].set_ylabel("precision")
+        fig.tight_layout()
+        fig.savefig(plots / "roc_pr.png", dpi=90)
+        plt.close(fig)
+        written.append("roc_pr.png")
+    return written
+
+
+def _table(metrics: dict[str, float] | None) -> str:
+    if not metrics:
+        return "_none_\n"
+    lines = ["| metric | value |", "| --- | --- |"]
+    lines += [f"| {k} | {v:.4f} |" for k, v in metrics.items()]
+    return "\n".join(lines) + "\n"
+
+
+def write_model_card(run: Path, meta: dict[str, Any]) -> None:
+    """`MODEL_CARD.md`: what was trained, on what, how, and how well."""
+    recipe = meta["recipe"]
+    plots = sorted(p.name for p in (Path(run) / "plots").glob("*.png"))
+    text = f"""# Model card: {meta['plugin']} / {meta['backbone']}
+
+- Plugin: `{meta['plugin']}` {meta.get('plugin_version') or ''}
+- Backbone: `{meta['backbone']}`, weights `{meta['weights']}`
+- Task: {meta['task']['kind']}; classes: {', '.join(meta['class_names'])}
+- Data: {meta['data'] or 'the plugin demo data'} ({meta['samples']['train']} training, {meta['samples']['validation']} validation samples)
+- Strategy: `{recipe['strategy']}`, head `{recipe['head']}`, regularizer `{recipe['regularizer']}` (weight {recipe['reg_weight']})
+- Epochs run: {meta['epochs_run']} of {recipe['epochs']} ({meta['stopped_by']}); precision {meta['precision']}
+- Parameters: {meta['parameters']['total']:,} ({meta['parameters']['trainable']:,} trainable at the end)
+- Input: {', '.join(f"`{k}` {v['shape']} {v['dtype']}" for k, v in meta['input_signature'].items())}, raw (preprocessing is inside the model)
+
+## Validation metrics
+{_table(meta['metrics']['validation'])}
+## Test metrics
+{_table(meta['metrics']['test'])}
+## Plots
+{chr(10).join(f'![{p}](plots/{p})' for p in plots)}
+
+## Intended use and limits
+Fine-tuned with keras-zoo {meta['versions'].get('keras-zoo')}. Metrics above come from the held-out splits
+of the data named here; they say nothing about other populations, devices or sites. Check the
+exported artifact's verification report before deployment.
+"""
+    atomic_write_text(Path(run) / "MODEL_CARD.md", text)

@@ -1,0 +1,1 @@
+"""How a backbone becomes a trainable model: freezing, heads, regularisers."""

@@ -1,0 +1,74 @@
+"""Heads: features -> task outputs (`--head linear|mlp`).
+
+A head is its own small `keras.Model` from the backbone's features to the
+outputs, so the cached linear probe can train it alone and then put it on top
+of the backbone unchanged.
+
+Example:
+
+```python
+head = build_head(1280, TaskSpec("binary"), n_classes=2, recipe=Recipe(head="mlp"),
+                  class_prior=[0.9, 0.1])
+```
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+from zoo.api import TaskSpec
+from zoo.errors import ConfigError
+
+
+def output_units(task: TaskSpec, n_classes: int) -> int:
+    if task.kind == "multiclass":
+        if n_classes < 2:
+            raise ConfigError(f"a multiclass task needs at least 2 classes, the data has {n_classes}")
+        return n_classes
+    if task.kind == "binary":
+        return 1
+    if task.kind == "multilabel":
+        return n_classes
+    return max(1, n_classes)
+
+
+def build_pooling(feature_shape: Sequence[int | None], recipe):
+    """A parameter-free pooling layer for rank-3/4 features (None when features are vectors)."""
+    import keras
+
+    if len(feature_shape) == 3:
+        cls = keras.layers.GlobalAveragePooling2D if recipe.pooling == "avg" else keras.layers.GlobalMaxPooling2D
+        return cls(name="pool")
+    if len(feature_shape) == 2:
+        cls = keras.layers.GlobalAveragePooling1D if recipe.pooling == "avg" else keras.layers.GlobalMaxPooling1D
+        return cls(name="pool")
+    if len(feature_shape) != 1:
+        raise ConfigError(f"backbone features of shape {tuple(feature_shape)} cannot be pooled into a vector")
+    return None
+
+
+def build_head(feature_dim: int, task: TaskSpec, n_classes: int, recipe,
+               class_prior: Sequence[float] | None = None, name: str = "head"):
+    """Optional MLP with dropout, then the task's output layer, on pooled features.
+
+    For a binary task the output bias starts at log(p / (1 - p)) of the positive
+    class prior, so an imbalanced problem does not begin by predicting 50%.
+    """
+    import keras
+
+    inputs = keras.Input((feature_dim,), name="features")
+    x = inputs
+    if recipe.head == "mlp":
+        x = keras.layers.Dense(recipe.head_hidden, activation="gelu", name="hidden")(x)
+    if recipe.dropout:
+        x = keras.layers.Dropout(recipe.dropout, name="dropout")(x)
+    units = output_units(task, n_classes)
+    bias = "zeros"
+    if task.kind == "binary" and class_prior is not None and len(class_prior) == 2:
+        p = min(max(float(class_prior[1]), 1e-4), 1 - 1e-4)
+        bias = keras.initializers.Constant(math.log(p / (1 - p)))
+    activation = {"multiclass": "softmax", "binary": "sigmoid", "multilabel": "sigmoid"}.get(task.kind)
+    outputs = keras.layers.Dense(units, activation=activation, bias_initializer=bias, dtype="float32",
+                                 name="output")(x)
+    return keras.Model(inputs, outputs, name=name)

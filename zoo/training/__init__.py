@@ -1,0 +1,1 @@
+"""Recipe, fit loop, feature cache and run directory."""

@@ -1,0 +1,83 @@
+"""Callbacks of the fit loop that Keras does not ship."""
+
+from __future__ import annotations
+
+import csv
+import logging
+import operator
+import os
+from pathlib import Path
+
+import keras
+
+from zoo.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+_OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt}
+
+
+class HistoryCSV(keras.callbacks.Callback):
+    """`history.csv`, one row per finished epoch, consistent across `--resume`.
+
+    Runs after `BackupAndRestore` in the callback list: on resume it keeps exactly the
+    rows of the epochs the backup holds, so no epoch is lost or repeated even when
+    the process was killed between the backup and the row.
+    """
+
+    def __init__(self, path: str | Path):
+        super().__init__()
+        self.path = Path(path)
+        self.keys: list[str] | None = None
+        self.rows: list[dict] = []
+
+    def on_train_begin(self, logs=None):
+        initial = int(getattr(self.model, "_initial_epoch", None) or 0)
+        self.rows = []
+        if initial and self.path.is_file():
+            with open(self.path, newline="") as fh:
+                self.rows = [row for row in csv.DictReader(fh) if int(row["epoch"]) < initial]
+        if self.rows:
+            self.keys = [k for k in self.rows[0] if k != "epoch"]
+        self._write()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = dict(logs or {})
+        if self.keys is None:
+            self.keys = sorted(logs)
+        row = {"epoch": epoch}
+        for key in self.keys:
+            value = logs.get(key, "")
+            row[key] = float(value) if value != "" else ""
+        self.rows.append(row)
+        self._write()
+
+    def _write(self):
+        tmp = self.path.with_name(f".{self.path.name}.partial")
+        with open(tmp, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=["epoch"] + (self.keys or []))
+            writer.writeheader()
+            writer.writerows(self.rows)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.path)
+
+
+class TargetReached(keras.callbacks.Callback):
+    """Stop when a metric reaches a target (`--target 'val_auc>=0.95'`) and say so."""
+
+    def __init__(self, metric: str, op: str, value: float):
+        super().__init__()
+        self.metric, self.op, self.value = metric, op, value
+        self.reached_epoch: int | None = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self.metric not in logs:
+            known = ", ".join(sorted(logs))
+            raise ConfigError(f"--target metric {self.metric!r} is not logged; logged metrics: {known}")
+        if _OPS[self.op](float(logs[self.metric]), self.value):
+            self.reached_epoch = epoch
+            self.model.stop_training = True
+            log.warning("target %s%s%s reached at epoch %d (%s=%.4f): stopping",
+                        self.metric, self.op, self.value, epoch + 1, self.metric, float(logs[self.metric]))

@@ -1,0 +1,506 @@
+"""The fit loop: a plugin, data and a `Recipe` in, a complete run directory out.
+
+`finetune()` reads the data through the plugin's `DataAdapter`, builds
+preprocessing -> backbone -> pooling -> head as one functional Keras model,
+applies the freeze strategy and the regulariser, compiles, and calls Keras'
+own `model.fit` with callbacks (early stopping with best weights restored,
+best checkpoint, `BackupAndRestore`, warm-up + cosine learning rate, CSV and
+TensorBoard logs). Then it evaluates, saves `model.keras` and writes the run.
+
+Example:
+
+```python
+from zoo import registry
+from zoo.training.finetune import finetune
+from zoo.training.recipe import Recipe
+
+plugin = registry.get_plugin("medical-ct")
+recipe = Recipe.resolve(plugin.recipe, overrides={"epochs": 3}, option_defaults=plugin.data.options)
+result = finetune(plugin, recipe)
+print(result.path, result.metrics)
+```
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as _dt
+import logging
+import math
+import os
+import platform
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zoo import __version__
+from zoo.errors import ConfigError, DataError, RunError, ZooError
+from zoo.training import rundir
+from zoo.training.recipe import Recipe
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunResult:
+    """Where a run went and what it measured."""
+
+    path: Path
+    metrics: dict[str, float]
+    test_metrics: dict[str, float] | None
+    epochs_run: int
+    stopped_by: str
+    model: Any = field(default=None, repr=False)
+
+
+@dataclass
+class Assembly:
+    """The parts of a fine-tuning model, sharing layers."""
+
+    model: Any            # raw inputs -> outputs (what is saved and exported)
+    dual: Any             # raw inputs -> [outputs, pooled features] (for the regularisers)
+    feature_model: Any    # raw inputs -> pooled features (linear probe cache, LwF teacher)
+    backbone: Any
+    head: Any
+    blocks: list
+    plan: Any
+
+
+# --------------------------------------------------------------------------- data
+
+def load_data(plugin, recipe: Recipe, source: str | None):
+    """The plugin's `DataBundle` for `source`, or its demo data when `source` is None."""
+    bundle = plugin.data.demo(recipe) if source is None else plugin.data.load(source, recipe)
+    if not bundle.class_names and plugin.task.kind != "regression":
+        raise DataError(f"plugin {plugin.name!r} returned data without class names")
+    return bundle
+
+
+def labels_of(dataset) -> np.ndarray:
+    """All labels of an unbatched `(inputs, label)` dataset, as one array."""
+    chunks = [y.numpy() for y in dataset.map(lambda x, y: y).batch(4096)]
+    return np.concatenate(chunks) if chunks else np.zeros((0,))
+
+
+def check_labels(labels: np.ndarray, task, class_names: list[str], split: str) -> None:
+    """`DataError` when labels do not fit the task (e.g. class 5 of 3, or 3 classes for binary)."""
+    n = len(class_names)
+    if labels.size == 0:
+        raise DataError(f"the {split} split is empty; provide more data or lower val_fraction/test_fraction")
+    if task.kind in ("multiclass", "binary"):
+        if labels.ndim != 1 and not (labels.ndim == 2 and labels.shape[1] == 1):
+            raise DataError(f"{split} labels have shape {labels.shape}; a {task.kind} task needs one class index per sample")
+        flat = labels.reshape(-1)
+        if not np.all(np.equal(np.mod(flat, 1), 0)):
+            raise DataError(f"{split} labels are not class indices (found {flat[np.mod(flat, 1) != 0][0]!r})")
+        bad = flat[(flat < 0) | (flat >= n)]
+        if bad.size:
+            raise DataError(f"{split} label {int(bad[0])} is outside the {n} classes {class_names}")
+        if task.kind == "binary" and n != 2:
+            raise DataError(f"a binary task needs exactly 2 classes; the data has {n}: {class_names}")
+    elif task.kind == "multilabel":
+        if labels.ndim != 2 or labels.shape[1] != n:
+            raise DataError(f"{split} labels have shape {labels.shape}; a multilabel task needs (N, {n}) multi-hot rows")
+        if not np.isin(labels, (0, 1)).all():
+            raise DataError(f"{split} multilabel labels must be 0 or 1")
+
+
+def class_prior(labels: np.ndarray, task, n_classes: int) -> list[float] | None:
+    if task.kind in ("multiclass", "binary"):
+        counts = np.bincount(labels.reshape(-1).astype(int), minlength=n_classes).astype(float)
+        return (counts / max(counts.sum(), 1)).tolist()
+    return None
+
+
+def batched(dataset, recipe: Recipe, training: bool, augment=None, size: int | None = None):
+    """Shuffle (training), batch, augment (training) and prefetch with AUTOTUNE."""
+    import tensorflow as tf
+
+    if training:
+        buffer = min(size or 10_000, 10_000)
+        dataset = dataset.shuffle(buffer, seed=recipe.seed, reshuffle_each_iteration=True)
+    dataset = dataset.batch(recipe.batch_size)
+    if training and augment is not None:
+        dataset = dataset.map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def limit(dataset, n: int | None):
+    return dataset if n is None else dataset.take(n)
+
+
+# --------------------------------------------------------------------------- model
+
+def assemble(plugin, recipe: Recipe, bundle, prior=None) -> Assembly:
+    """Build preprocessing -> backbone -> pooling -> head and apply the strategy."""
+    import keras
+
+    from zoo.strategies.freeze import apply_strategy, resolve_blocks
+    from zoo.strategies.heads import build_head, build_pooling
+
+    spec = plugin.backbone(recipe.backbone)
+    weights = recipe.weights or spec.default_weights
+    signature = bundle.input_signature
+    backbone = spec.build(None if weights == "none" else weights, signature)
+    inputs = {name: keras.Input(tuple(s.shape), dtype=s.dtype, name=name) for name, s in signature.items()}
+    x = inputs if len(inputs) > 1 else next(iter(inputs.values()))
+    if spec.preprocessing is not None:
+        prep = spec.preprocessing(signature)
+        if prep is not None:
+            x = prep(x)
+    features = backbone(x)
+    pool = build_pooling(tuple(features.shape[1:]), recipe)
+    pooled = pool(features) if pool is not None else features
+    head = build_head(int(pooled.shape[-1]), plugin.task, len(bundle.class_names), recipe, prior)
+    outputs = head(pooled)
+    name = f"{plugin.name}_{spec.name}".replace("-", "_")
+    model = keras.Model(inputs, outputs, name=name)
+    dual = keras.Model(inputs, [outputs, pooled], name=f"{name}_dual")
+    feature_model = keras.Model(inputs, pooled, name=f"{name}_features")
+    blocks = resolve_blocks(spec, backbone)
+    plan = apply_strategy(recipe, backbone, blocks)
+    return Assembly(model, dual, feature_model, backbone, head, blocks, plan)
+
+
+def compile_metrics(task) -> list:
+    import keras
+
+    metrics = []
+    for name in task.resolved_metrics():
+        if name == "auc":
+            metrics.append(keras.metrics.AUC(name="auc", multi_label=task.kind == "multilabel"))
+        elif name == "pr_auc":
+            metrics.append(keras.metrics.AUC(curve="PR", name="pr_auc", multi_label=task.kind == "multilabel"))
+        else:
+            metrics.append(name)
+    return metrics
+
+
+def make_loss(task, recipe: Recipe):
+    import keras
+
+    if recipe.loss == "focal":
+        if task.kind not in ("binary", "multilabel"):
+            raise ConfigError("--loss focal needs a binary or multilabel task")
+        return keras.losses.BinaryFocalCrossentropy(apply_class_balancing=True, gamma=2.0)
+    return task.resolved_loss()
+
+
+def learning_rate(recipe: Recipe, steps_per_epoch: int, factor: float = 1.0):
+    """Linear warm-up over `warmup_epochs`, then cosine decay to 0 by the last epoch."""
+    import keras
+
+    total = max(1, recipe.epochs * steps_per_epoch)
+    warm = min(recipe.warmup_epochs * steps_per_epoch, total - 1)
+    peak = recipe.learning_rate * factor
+    if warm > 0:
+        return keras.optimizers.schedules.CosineDecay(
+            initial_learning_rate=peak * 0.01, decay_steps=total - warm, warmup_target=peak, warmup_steps=warm)
+    return keras.optimizers.schedules.CosineDecay(initial_learning_rate=peak, decay_steps=total)
+
+
+def make_optimizer(recipe: Recipe, steps_per_epoch: int, factor: float = 1.0):
+    import keras
+
+    lr = learning_rate(recipe, steps_per_epoch, factor)
+    if recipe.optimizer == "sgd":
+        return keras.optimizers.SGD(lr, momentum=0.9)
+    if recipe.optimizer == "adamw" or recipe.weight_decay:
+        return keras.optimizers.AdamW(lr, weight_decay=recipe.weight_decay or 0.004)
+    return keras.optimizers.Adam(lr)
+
+
+def discriminative_optimizer(recipe: Recipe, steps_per_epoch: int, blocks):
+    """One optimizer per block, learning rate `lr * lr_decay**i` for the i-th block from the top."""
+    import keras
+
+    from zoo.strategies.freeze import block_lr_multipliers
+
+    factors = block_lr_multipliers(blocks, recipe.lr_decay)
+    by_factor = {f: make_optimizer(recipe, steps_per_epoch, f) for f in sorted(set(factors.values()) | {1.0})}
+
+    def select(variable):
+        return by_factor[factors.get(variable.path, 1.0)]
+
+    return keras.optimizers.MultiOptimizer(select)
+
+
+# --------------------------------------------------------------------------- environment
+
+def configure_precision(recipe: Recipe) -> str:
+    """`mixed` -> bfloat16 compute with float32 variables; `auto` means mixed on a GPU."""
+    import keras
+    import tensorflow as tf
+
+    precision = recipe.precision
+    if precision == "auto":
+        precision = "mixed" if tf.config.list_physical_devices("GPU") else "float32"
+    keras.config.set_dtype_policy("mixed_bfloat16" if precision == "mixed" else "float32")
+    return precision
+
+
+def use_jit(recipe: Recipe) -> bool:
+    import tensorflow as tf
+
+    if recipe.jit is not None:
+        return recipe.jit
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def distribution_scope(recipe: Recipe):
+    from zoo.training import distribute
+
+    return distribute.strategy_scope(recipe.distribute)
+
+
+def library_versions() -> dict[str, str]:
+    from importlib import metadata
+
+    versions = {"python": platform.python_version(), "keras-zoo": __version__}
+    for name in ("tensorflow", "keras", "keras-hub", "numpy"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+# --------------------------------------------------------------------------- the run
+
+def finetune(plugin, recipe: Recipe, data: str | None = None, runs_dir: str | Path = "runs",
+             resume: str | Path | None = None, verbose: int | str = "auto") -> RunResult:
+    """Fine-tune `plugin`'s backbone on `data` (or its demo data) and write a run directory."""
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(recipe.seed)
+    precision = configure_precision(recipe)
+    jit = use_jit(recipe)
+    bundle = load_data(plugin, recipe, data)
+    train_raw = limit(bundle.train, recipe.max_samples)
+    val_raw = limit(bundle.validation, recipe.max_samples)
+    y_train = labels_of(train_raw)
+    y_val = labels_of(val_raw)
+    check_labels(y_train, plugin.task, bundle.class_names, "training")
+    check_labels(y_val, plugin.task, bundle.class_names, "validation")
+    prior = class_prior(y_train, plugin.task, len(bundle.class_names))
+    steps = max(1, math.ceil(len(y_train) / recipe.batch_size))
+    monitor, mode = plugin.task.resolved_monitor()
+
+    with distribution_scope(recipe) as strategy:
+        parts = assemble(plugin, recipe, bundle, prior)
+        metric_names = _metric_names(plugin.task, recipe)
+        target = recipe.parsed_target()
+        if target and target[0] not in metric_names:
+            raise ConfigError(f"--target metric {target[0]!r} is not logged; choose one of: {', '.join(metric_names)}")
+
+        spec = plugin.backbone(recipe.backbone)
+        weights_source = recipe.weights or spec.default_weights
+        if resume is not None:
+            run = Path(resume)
+            meta = rundir.read_run(run, require_complete=False)
+            if meta.get("status") == "complete":
+                raise RunError(f"run {run} is already complete; nothing to resume")
+        else:
+            run = rundir.new_run_dir(runs_dir, plugin.name)
+            meta = {}
+        meta.update({
+            "status": "running",
+            "plugin": plugin.name,
+            "plugin_version": plugin.version,
+            "custom_objects_module": plugin.custom_objects_module,
+            "backbone": spec.name,
+            "weights": weights_source,
+            "weights_sha256": _weights_sha(weights_source),
+            "data": None if data is None else str(data),
+            "task": dataclasses.asdict(plugin.task),
+            "class_names": list(bundle.class_names),
+            "input_signature": {k: v.to_json() for k, v in bundle.input_signature.items()},
+            "recipe": recipe.to_dict(),
+            "strategy": parts.plan.describe(),
+            "precision": precision,
+            "jit": jit,
+            "data_metadata": bundle.metadata,
+            "samples": {"train": int(len(y_train)), "validation": int(len(y_val))},
+            "started": meta.get("started") or _now(),
+            "versions": library_versions(),
+            "command": " ".join(sys.argv) if sys.argv and sys.argv[0].endswith("zoo") else None,
+        })
+        rundir.write_json(run / rundir.RUN_FILE, meta)
+        try:
+            result = _train(plugin, recipe, bundle, parts, run, train_raw, val_raw, steps, monitor, mode,
+                            target, strategy, jit, verbose)
+        except BaseException as exc:
+            meta["status"] = "failed"
+            meta["error"] = f"{type(exc).__name__}: {exc}"
+            rundir.write_json(run / rundir.RUN_FILE, meta)
+            raise
+    history, stopped_by, epochs_run = result
+    return _finish(plugin, recipe, bundle, parts, run, meta, history, stopped_by, epochs_run)
+
+
+def _metric_names(task, recipe: Recipe) -> list[str]:
+    names = ["loss"] + [m if isinstance(m, str) else m for m in task.resolved_metrics()]
+    if recipe.regularizer != "none" and recipe.strategy != "linear-probe":
+        names.append(recipe.regularizer)
+    return names + ["val_" + n for n in names if n not in ("l2sp", "lwf")]
+
+
+def _weights_sha(source: str) -> str | None:
+    if source and os.path.isfile(source):
+        return rundir.sha256_file(source)
+    return None
+
+
+def _now() -> str:
+    return _dt.datetime.now().isoformat(timespec="seconds")
+
+
+def _callbacks(run: Path, monitor: str, mode: str, recipe: Recipe, target, has_validation=True):
+    import keras
+
+    from zoo.training.callbacks import HistoryCSV, TargetReached
+
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(run / "checkpoints" / "backup")),
+        HistoryCSV(run / "history.csv"),
+        keras.callbacks.ModelCheckpoint(str(run / "checkpoints" / "best.weights.h5"), monitor=monitor, mode=mode,
+                                        save_best_only=True, save_weights_only=True),
+    ]
+    if recipe.patience > 0:
+        callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=recipe.patience,
+                                                       restore_best_weights=True))
+    target_cb = None
+    if target is not None:
+        target_cb = TargetReached(*target)
+        callbacks.append(target_cb)
+    try:
+        callbacks.append(keras.callbacks.TensorBoard(str(run / "logs"), write_graph=False, profile_batch=0))
+    except ImportError:  # TensorBoard summaries need the tensorboard package
+        log.info("tensorboard is not installed; no TensorBoard logs")
+    return callbacks, target_cb
+
+
+def _train(plugin, recipe, bundle, parts, run, train_raw, val_raw, steps, monitor, mode, target, strategy,
+           jit, verbose):
+    import keras
+
+    from zoo.strategies.freeze import make_gradual_callback
+    from zoo.strategies.regularizers import FinetuneModel
+    from zoo.training.features import compute_features
+
+    callbacks, target_cb = _callbacks(run, monitor, mode, recipe, target)
+    loss = make_loss(plugin.task, recipe)
+    if recipe.strategy == "linear-probe" and recipe.cache_features:
+        if bundle.augment is not None:
+            log.info("linear probe with a feature cache: augmentation is not applied (use --no-cache to apply it)")
+        x_train, y_train = compute_features(parts.feature_model, batched(train_raw, recipe, training=False))
+        x_val, y_val = compute_features(parts.feature_model, batched(val_raw, recipe, training=False))
+        trainer = parts.head
+        trainer.compile(optimizer=make_optimizer(recipe, steps), loss=loss, metrics=compile_metrics(plugin.task),
+                        jit_compile=jit)
+        history = trainer.fit(x_train, y_train, batch_size=recipe.batch_size, epochs=recipe.epochs,
+                              validation_data=(x_val, y_val), callbacks=callbacks, verbose=verbose, shuffle=True)
+    else:
+        teacher = None
+        if recipe.regularizer == "lwf":
+            teacher = keras.models.clone_model(parts.feature_model)
+            teacher.set_weights(parts.feature_model.get_weights())
+            teacher.trainable = False
+        trainer = FinetuneModel(parts.dual, parts.backbone.name, recipe.regularizer, recipe.reg_weight, teacher)
+        if recipe.strategy == "discriminative":
+            optimizer = discriminative_optimizer(recipe, steps, parts.blocks)
+        else:
+            optimizer = make_optimizer(recipe, steps)
+        if recipe.strategy == "gradual":
+            callbacks.append(make_gradual_callback(parts.backbone, parts.blocks, recipe.unfreeze_every))
+            # Slots for every weight that will ever train, before the first trace.
+            was = [layer.trainable for layer in parts.backbone.layers]
+            for layer in parts.backbone.layers:
+                layer.trainable = True
+            optimizer.build(trainer.trainable_variables)
+            for layer, flag in zip(parts.backbone.layers, was):
+                layer.trainable = flag
+        trainer.compile(optimizer=optimizer, loss=loss, metrics=compile_metrics(plugin.task), jit_compile=jit)
+        size = None
+        train_ds = batched(train_raw, recipe, training=True, augment=bundle.augment, size=size)
+        val_ds = batched(val_raw, recipe, training=False)
+        if strategy is not None:
+            train_ds = strategy.experimental_distribute_dataset(train_ds) if recipe.distribute == "multi-worker" else train_ds
+        history = trainer.fit(train_ds, validation_data=val_ds, epochs=recipe.epochs, callbacks=callbacks,
+                              verbose=verbose, shuffle=False)
+    epochs_run = len(_read_history(run))
+    stopped_by = "epochs"
+    if target_cb is not None and target_cb.reached_epoch is not None:
+        stopped_by = f"target {recipe.target} reached at epoch {target_cb.reached_epoch + 1}"
+    elif epochs_run < recipe.epochs:
+        stopped_by = f"early stopping on {monitor} (patience {recipe.patience})"
+    return history, stopped_by, epochs_run
+
+
+def _read_history(run: Path) -> list[dict]:
+    import csv
+
+    path = run / "history.csv"
+    if not path.is_file():
+        return []
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def evaluate_model(model, task, recipe: Recipe, dataset) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
+    """Metrics of `model` on an unbatched dataset, plus its labels and scores."""
+    import keras
+
+    from zoo.training.features import compute_features
+
+    scores, labels = compute_features(model, batched(dataset, recipe, training=False))
+    metrics: dict[str, float] = {}
+    loss_fn = keras.losses.get(task.resolved_loss())
+    metrics["loss"] = float(keras.ops.convert_to_numpy(keras.ops.mean(loss_fn(labels, scores))))
+    for metric in compile_metrics(task):
+        m = keras.metrics.get(metric) if isinstance(metric, str) else metric
+        if isinstance(metric, str) and metric == "accuracy":
+            m = (keras.metrics.SparseCategoricalAccuracy(name="accuracy") if task.kind == "multiclass"
+                 else keras.metrics.BinaryAccuracy(name="accuracy"))
+        m.update_state(labels, scores)
+        metrics[metric if isinstance(metric, str) else m.name] = float(keras.ops.convert_to_numpy(m.result()))
+    return metrics, labels, scores
+
+
+def _finish(plugin, recipe, bundle, parts, run, meta, history, stopped_by, epochs_run) -> RunResult:
+    import keras
+
+    from zoo import reports
+
+    model = parts.model
+    val_metrics, y_val, s_val = evaluate_model(model, plugin.task, recipe, limit(bundle.validation, recipe.max_samples))
+    test_metrics = None
+    y_test = s_test = None
+    if bundle.test is not None:
+        test_raw = limit(bundle.test, recipe.max_samples)
+        if labels_of(test_raw).size:
+            test_metrics, y_test, s_test = evaluate_model(model, plugin.task, recipe, test_raw)
+    tmp = run / ".model.partial.keras"
+    keras.config.set_dtype_policy("float32")
+    model.save(tmp)
+    os.replace(tmp, run / "model.keras")
+    rows = _read_history(run)
+    reports.write_plots(run, rows, plugin.task, bundle.class_names, y_val, s_val)
+    meta.update({
+        "metrics": {"validation": val_metrics, "test": test_metrics},
+        "epochs_run": epochs_run,
+        "stopped_by": stopped_by,
+        "model_sha256": rundir.sha256_file(run / "model.keras"),
+        "parameters": {"total": int(model.count_params()),
+                       "trainable": int(sum(int(np.prod(w.shape)) for w in model.trainable_weights))},
+        "finished": _now(),
+    })
+    reports.write_model_card(run, meta)
+    meta["status"] = "complete"
+    rundir.write_json(run / rundir.RUN_FILE, meta)
+    return RunResult(run, val_metrics, test_metrics, epochs_run, stopped_by, model)

@@ -1,0 +1,231 @@
+"""`Recipe`: every fine-tuning knob in one typed dataclass.
+
+Values resolve in this order, later winning: the Recipe defaults, the plugin's
+`recipe` defaults, a YAML file (`--config`), command-line options. Unknown keys
+and bad values raise `ConfigError` naming the key and where it came from. A run
+saves its resolved recipe in `zoo.json`, so it can be reproduced.
+
+Example:
+
+```python
+recipe = Recipe.resolve(plugin_defaults={"epochs": 8}, config_path="recipe.yaml",
+                        overrides={"strategy": "gradual"})
+recipe.to_dict()["strategy"]  # "gradual"
+```
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from zoo.errors import ConfigError
+
+STRATEGIES = ("linear-probe", "partial", "full", "gradual", "discriminative", "lora")
+HEADS = ("linear", "mlp")
+REGULARIZERS = ("none", "l2sp", "lwf")
+OPTIMIZERS = ("adam", "adamw", "sgd")
+PRECISIONS = ("auto", "float32", "mixed")
+DISTRIBUTE = ("none", "mirrored", "multi-worker")
+POOLINGS = ("avg", "max")
+LOSSES = ("auto", "focal")
+TARGET_PATTERN = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(>=|<=|>|<)\s*([-+0-9.eE]+)\s*$")
+
+_CHOICES = {
+    "strategy": STRATEGIES,
+    "head": HEADS,
+    "regularizer": REGULARIZERS,
+    "optimizer": OPTIMIZERS,
+    "precision": PRECISIONS,
+    "distribute": DISTRIBUTE,
+    "pooling": POOLINGS,
+    "loss": LOSSES,
+}
+
+
+@dataclass
+class Recipe:
+    """Every knob of a fine-tuning run (see `zoo finetune --help` for each)."""
+
+    backbone: str | None = None
+    weights: str | None = None
+    strategy: str = "linear-probe"
+    trainable_blocks: int = 2
+    unfreeze_every: int = 1
+    lr_decay: float = 0.8
+    lora_rank: int = 4
+    cache_features: bool = True
+    head: str = "linear"
+    head_hidden: int = 256
+    dropout: float = 0.2
+    pooling: str = "avg"
+    regularizer: str = "none"
+    reg_weight: float = 0.01
+    loss: str = "auto"
+    epochs: int = 10
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    warmup_epochs: int = 1
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+    patience: int = 5
+    target: str | None = None
+    seed: int = 42
+    precision: str = "auto"
+    jit: bool | None = None
+    distribute: str = "none"
+    val_fraction: float = 0.15
+    test_fraction: float = 0.15
+    max_samples: int | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ building
+    @classmethod
+    def resolve(
+        cls,
+        plugin_defaults: Mapping[str, Any] | None = None,
+        config_path: str | Path | None = None,
+        overrides: Mapping[str, Any] | None = None,
+        option_defaults: Mapping[str, Any] | None = None,
+    ) -> "Recipe":
+        """Layer defaults, plugin defaults, a YAML file and overrides; validate."""
+        values: dict[str, Any] = {}
+        options: dict[str, Any] = dict(option_defaults or {})
+        layers = [("plugin defaults", plugin_defaults or {})]
+        if config_path is not None:
+            layers.append((str(config_path), load_yaml(config_path)))
+        layers.append(("command line", overrides or {}))
+        for origin, layer in layers:
+            for key, value in layer.items():
+                if key == "options":
+                    if not isinstance(value, Mapping):
+                        raise ConfigError(f"{origin}: 'options' must be a mapping of plugin options")
+                    for okey, ovalue in value.items():
+                        if option_defaults is not None and okey not in option_defaults:
+                            allowed = ", ".join(sorted(option_defaults)) or "none"
+                            raise ConfigError(
+                                f"{origin}: unknown plugin option {okey!r}; this plugin accepts: {allowed}"
+                            )
+                        options[okey] = ovalue
+                    continue
+                if key not in _FIELDS:
+                    raise ConfigError(
+                        f"{origin}: unknown recipe key {key!r}; known keys: {', '.join(sorted(_FIELDS))}"
+                    )
+                values[key] = _coerce(key, value, origin)
+        recipe = cls(**values, options=options)
+        recipe.validate()
+        return recipe
+
+    def validate(self) -> None:
+        for key, choices in _CHOICES.items():
+            value = getattr(self, key)
+            if value not in choices:
+                raise ConfigError(f"recipe {key}={value!r} is not one of: {', '.join(choices)}")
+        for key in ("epochs", "batch_size", "trainable_blocks", "unfreeze_every", "lora_rank", "head_hidden"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"recipe {key} must be at least 1, got {getattr(self, key)}")
+        for key in ("warmup_epochs", "patience"):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"recipe {key} must be >= 0, got {getattr(self, key)}")
+        if not 0 <= self.dropout < 1:
+            raise ConfigError(f"recipe dropout must be in [0, 1), got {self.dropout}")
+        if not 0 < self.lr_decay <= 1:
+            raise ConfigError(f"recipe lr_decay must be in (0, 1], got {self.lr_decay}")
+        if self.learning_rate <= 0:
+            raise ConfigError(f"recipe learning_rate must be > 0, got {self.learning_rate}")
+        if self.reg_weight < 0:
+            raise ConfigError(f"recipe reg_weight must be >= 0, got {self.reg_weight}")
+        for key in ("val_fraction", "test_fraction"):
+            if not 0 <= getattr(self, key) < 1:
+                raise ConfigError(f"recipe {key} must be in [0, 1), got {getattr(self, key)}")
+        if self.val_fraction + self.test_fraction >= 1:
+            raise ConfigError("recipe val_fraction + test_fraction must leave data to train on")
+        if self.target is not None:
+            self.parsed_target()
+
+    def parsed_target(self) -> tuple[str, str, float] | None:
+        """`'val_auc>=0.95'` -> `('val_auc', '>=', 0.95)`."""
+        if self.target is None:
+            return None
+        match = TARGET_PATTERN.match(self.target)
+        if not match:
+            raise ConfigError(
+                f"recipe target {self.target!r} must look like 'val_auc>=0.95' (a metric, >= <= > <, a number)"
+            )
+        return match.group(1), match.group(2), float(match.group(3))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def save_yaml(self, path: str | Path) -> None:
+        import yaml
+
+        Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Recipe) if f.name != "options"}
+_INT_FIELDS = {"trainable_blocks", "unfreeze_every", "lora_rank", "head_hidden", "epochs", "batch_size",
+               "warmup_epochs", "patience", "seed", "max_samples"}
+_FLOAT_FIELDS = {"lr_decay", "dropout", "reg_weight", "learning_rate", "weight_decay", "val_fraction",
+                 "test_fraction"}
+_BOOL_FIELDS = {"jit", "cache_features"}
+
+
+def _coerce(key: str, value: Any, origin: str) -> Any:
+    if value is None:
+        default = _FIELDS[key].default
+        if default is None:
+            return None
+        raise ConfigError(f"{origin}: recipe {key} cannot be empty")
+    try:
+        if key in _INT_FIELDS:
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError
+            return int(value)
+        if key in _FLOAT_FIELDS:
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if key in _BOOL_FIELDS:
+            if isinstance(value, bool):
+                return value
+            text = str(value).lower()
+            if text in ("true", "on", "yes", "1"):
+                return True
+            if text in ("false", "off", "no", "0"):
+                return False
+            if text == "auto" and _FIELDS[key].default is None:
+                return None
+            raise ValueError
+    except (TypeError, ValueError):
+        kind = "an integer" if key in _INT_FIELDS else "a number" if key in _FLOAT_FIELDS else "true/false/auto"
+        raise ConfigError(f"{origin}: recipe {key} must be {kind}, got {value!r}") from None
+    if not isinstance(value, str):
+        raise ConfigError(f"{origin}: recipe {key} must be a string, got {value!r}")
+    return value
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a recipe YAML file into a dict; `ConfigError` names the file on failure."""
+    import yaml
+
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read recipe file {path}: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"recipe file {path}{where} is not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"recipe file {path} must hold a mapping of recipe keys, not {type(data).__name__}")
+    return data
