@@ -7,7 +7,8 @@
   the same batch (Learning without Forgetting, with features as the old task).
 
 `FinetuneModel` wraps the deployable model for training only; the term is added
-with `add_loss` and logged as its own metric (`l2sp` / `lwf`, unweighted).
+with `add_loss` and logged as its own metric (`l2sp` / `lwf`, unweighted; `val_lwf` is the
+distillation distance on validation data).
 The saved `model.keras` is the inner functional model, without the wrapper.
 """
 
@@ -68,8 +69,9 @@ class FinetuneModel(keras.Model):
 
     def call(self, inputs, training=False):
         outputs, features = self.dual(inputs, training=training)
-        if training and self.regularizer != "none":
+        if self.regularizer != "none":
             term = self.pretrain_term(inputs, features)
-            self.add_loss(self.reg_weight * term)
+            if training:
+                self.add_loss(self.reg_weight * term)
             self.reg_tracker.update_state(term)
         return outputs

@@ -20,23 +20,25 @@ _OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt
 class HistoryCSV(keras.callbacks.Callback):
     """`history.csv`, one row per finished epoch, consistent across `--resume`.
 
-    Runs after `BackupAndRestore` in the callback list: on resume it keeps exactly the
-    rows of the epochs the backup holds, so no epoch is lost or repeated even when
-    the process was killed between the backup and the row.
+    It comes before `BackupAndRestore` in the callback list, so an epoch's row is
+    written before its backup. On resume, the first epoch that runs is the one
+    after the backup; rows from that epoch on are dropped and written again. A
+    kill at any moment thus loses no epoch and repeats none.
     """
 
     def __init__(self, path: str | Path):
         super().__init__()
         self.path = Path(path)
         self.keys: list[str] | None = None
-        self.rows: list[dict] = []
+        self.rows: list[dict] | None = None
 
-    def on_train_begin(self, logs=None):
-        initial = int(getattr(self.model, "_initial_epoch", None) or 0)
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.rows is not None:
+            return
         self.rows = []
-        if initial and self.path.is_file():
+        if epoch and self.path.is_file():
             with open(self.path, newline="") as fh:
-                self.rows = [row for row in csv.DictReader(fh) if int(row["epoch"]) < initial]
+                self.rows = [row for row in csv.DictReader(fh) if int(row["epoch"]) < epoch]
         if self.rows:
             self.keys = [k for k in self.rows[0] if k != "epoch"]
         self._write()

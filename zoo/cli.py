@@ -1,0 +1,237 @@
+"""The `zoo` command. Thin: parse options, call the library, print.
+
+A `ZooError` (or an export error) prints as one line, `Error: ...`, on stderr and
+exits with code 2; anything else is a bug and keeps its traceback. TensorFlow is
+imported only by the commands that build models, so `zoo --help` and
+`zoo plugins list` stay fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from zoo import __version__, registry
+from zoo.errors import ConfigError, ZooError
+from zoo.training.recipe import DISTRIBUTE, HEADS, LOSSES, OPTIMIZERS, POOLINGS, PRECISIONS, REGULARIZERS, STRATEGIES
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    errors: list[type[BaseException]] = [ZooError]
+    try:
+        from zoo_export.errors import ExportError
+    except ImportError:  # keras-zoo-export not installed: nothing of it can raise
+        pass
+    else:
+        errors.append(ExportError)
+    return tuple(errors)
+
+
+class ZooGroup(click.Group):
+    """Turns user errors into one line and exit code 2."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except _user_errors() as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=ZooGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="keras-zoo")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+def cli(verbose: int) -> None:
+    """keras-zoo: fine-tune pretrained Keras models from plugins, export them verified.
+
+    \b
+      zoo plugins list
+      zoo finetune --plugin medical-ct
+      zoo export --format tflite --quantize int8
+      zoo predict runs/<run>/exports/model.tflite scan/
+    """
+    import logging
+    import os
+
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+# --------------------------------------------------------------------------- plugins
+
+@cli.group()
+def plugins() -> None:
+    """Installed plugins (domains) and export formats."""
+
+
+@plugins.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def plugins_list(as_json: bool) -> None:
+    """List plugins and export formats, with their distribution and status."""
+    entries = registry.list_plugins()
+    exporters = registry.list_exporters()
+    if as_json:
+        click.echo(json.dumps({"plugins": [e.to_json() for e in entries],
+                               "exporters": [e.to_json() for e in exporters]}, indent=2))
+        return
+    click.echo("Plugins:")
+    if not entries:
+        click.echo("  (none installed; pip install keras-zoo-medical-ct, for example)")
+    for e in entries:
+        line = f"  {e.name:<16} {e.status:<9} {e.domain:<10} {e.distribution} {e.version}"
+        click.echo(line + (f"\n      {e.reason}" if e.reason else f"  {e.summary}"))
+    click.echo("Export formats:")
+    for e in exporters:
+        line = f"  {e.name:<16} {e.status:<9} {e.distribution} {e.version}"
+        click.echo(line + (f"\n      {e.reason}" if e.reason else f"  {e.summary}"))
+
+
+@plugins.command("info")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def plugins_info(name: str, as_json: bool) -> None:
+    """Backbones, weights sources, task and default recipe of plugin NAME."""
+    plugin = registry.get_plugin(name)
+    info = plugin.describe()
+    info["version"] = plugin.version
+    if as_json:
+        click.echo(json.dumps(info, indent=2, default=str))
+        return
+    click.echo(f"{info['name']} {info['version'] or ''} ({info['domain']}): {info['summary']}")
+    click.echo(f"task: {info['task']['kind']}")
+    click.echo("backbones:")
+    for key, b in info["backbones"].items():
+        mark = "*" if key == info["default_backbone"] else " "
+        click.echo(f" {mark} {key:<20} {b['parameters']:<8} {b['summary']}")
+        for wname, wdesc in b["weights"].items():
+            default = " (default)" if wname == b["default_weights"] else ""
+            click.echo(f"      weights {wname}{default}: {wdesc}")
+    if info["data_options"]:
+        click.echo("plugin options (-o KEY=VALUE): " + ", ".join(f"{k}={v}" for k, v in info["data_options"].items()))
+    click.echo("default recipe: " + json.dumps(info["recipe"]))
+
+
+# --------------------------------------------------------------------------- finetune
+
+def _parse_options(pairs: tuple[str, ...]) -> dict:
+    import yaml
+
+    options = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise ConfigError(f"-o {pair!r} must look like KEY=VALUE")
+        key, value = pair.split("=", 1)
+        options[key.strip()] = yaml.safe_load(value)
+    return options
+
+
+RECIPE_OPTIONS = [
+    click.option("--backbone", help="Backbone name (see `zoo plugins info P`)."),
+    click.option("--weights", help="Weights source: a name the backbone lists, a local file, or none."),
+    click.option("--strategy", type=click.Choice(STRATEGIES), help="What trains (default: the plugin's)."),
+    click.option("--trainable-blocks", type=int, help="partial: how many top blocks train."),
+    click.option("--unfreeze-every", type=int, help="gradual: epochs between unfreezing blocks."),
+    click.option("--lr-decay", type=float, help="discriminative: learning-rate factor per block downwards."),
+    click.option("--lora-rank", type=int, help="lora: adapter rank."),
+    click.option("--cache/--no-cache", "cache_features", default=None,
+                 help="linear-probe: compute backbone features once (default) or every epoch."),
+    click.option("--head", type=click.Choice(HEADS), help="Head on the pooled features."),
+    click.option("--head-hidden", type=int, help="mlp head: hidden units."),
+    click.option("--dropout", type=float, help="Dropout before the output layer."),
+    click.option("--pooling", type=click.Choice(POOLINGS), help="Pooling of feature maps."),
+    click.option("--regularizer", type=click.Choice(REGULARIZERS), help="L_pretrain term of the loss."),
+    click.option("--reg-weight", type=float, help="lambda of the L_pretrain term."),
+    click.option("--loss", type=click.Choice(LOSSES), help="auto (the task's) or focal."),
+    click.option("--epochs", type=int),
+    click.option("--batch-size", type=int),
+    click.option("--learning-rate", "--lr", "learning_rate", type=float),
+    click.option("--warmup-epochs", type=int),
+    click.option("--optimizer", type=click.Choice(OPTIMIZERS)),
+    click.option("--weight-decay", type=float),
+    click.option("--patience", type=int, help="Early-stopping patience in epochs (0: off)."),
+    click.option("--target", help="Stop when reached, e.g. 'val_auc>=0.95'."),
+    click.option("--seed", type=int),
+    click.option("--precision", type=click.Choice(PRECISIONS), help="auto: mixed bfloat16 on a GPU, else float32."),
+    click.option("--jit/--no-jit", default=None, help="XLA compilation (default: on with a GPU)."),
+    click.option("--distribute", type=click.Choice(DISTRIBUTE)),
+    click.option("--max-samples", type=int, help="Use at most N samples per split (quick trials)."),
+]
+
+
+def recipe_options(func):
+    for option in reversed(RECIPE_OPTIONS):
+        func = option(func)
+    return func
+
+
+@cli.command()
+@click.option("--plugin", "-p", "plugin_name", help="Plugin (domain) to fine-tune; see `zoo plugins list`.")
+@click.option("--data", "-d", help="Data source (folder, CSV...); default: the plugin's demo data.")
+@click.option("--config", "-c", "config", type=click.Path(), help="Recipe YAML; command-line options override it.")
+@click.option("--option", "-o", "options", multiple=True, help="Plugin option KEY=VALUE (repeatable).")
+@click.option("--runs-dir", default="runs", show_default=True, type=click.Path())
+@click.option("--resume", type=click.Path(), help="Continue an interrupted run (its folder).")
+@recipe_options
+def finetune(plugin_name, data, config, options, runs_dir, resume, **values):
+    """Fine-tune a plugin's pretrained backbone; write a run folder under runs/."""
+    from zoo.training import rundir
+    from zoo.training.recipe import Recipe
+
+    overrides = {k: v for k, v in values.items() if v is not None}
+    if options:
+        overrides["options"] = _parse_options(options)
+    if resume:
+        meta = rundir.read_run(resume, require_complete=False)
+        if plugin_name and plugin_name != meta["plugin"]:
+            raise ConfigError(f"--plugin {plugin_name} differs from the run's plugin {meta['plugin']}")
+        plugin = registry.get_plugin(meta["plugin"])
+        recipe = Recipe.resolve(meta["recipe"], option_defaults=plugin.data.options)
+        data = meta.get("data")
+    else:
+        if not plugin_name:
+            names = ", ".join(e.name for e in registry.list_plugins() if e.status == "ok") or "none"
+            raise ConfigError(f"--plugin is required; installed plugins: {names}")
+        plugin = registry.get_plugin(plugin_name)
+        recipe = Recipe.resolve(plugin.recipe, config, overrides, option_defaults=plugin.data.options)
+    from zoo.training.finetune import finetune as run_finetune
+
+    verbose = 1 if sys.stdout.isatty() else 2
+    result = run_finetune(plugin, recipe, data=data, runs_dir=runs_dir, resume=resume, verbose=verbose)
+    click.echo(f"run: {result.path}")
+    click.echo(f"epochs: {result.epochs_run} ({result.stopped_by})")
+    click.echo("validation: " + _fmt(result.metrics))
+    if result.test_metrics:
+        click.echo("test: " + _fmt(result.test_metrics))
+
+
+def _fmt(metrics: dict) -> str:
+    return ", ".join(f"{k}={v:.4f}" for k, v in metrics.items())
+
+
+# --------------------------------------------------------------------------- evaluate
+
+@cli.command()
+@click.argument("run", required=False, type=click.Path())
+@click.option("--data", "-d", help="Data to evaluate on (default: the run's own test split).")
+@click.option("--runs-dir", default="runs", show_default=True, type=click.Path())
+def evaluate(run, data, runs_dir):
+    """Test metrics of RUN (default: the newest run); saved to RUN/evaluation.json."""
+    from zoo.evaluation import evaluate_run
+    from zoo.training import rundir
+
+    run = Path(run) if run else rundir.newest_run(runs_dir)
+    metrics, split = evaluate_run(run, data)
+    click.echo(f"run: {run}")
+    click.echo(f"{split}: " + _fmt(metrics))
+
+
+def main() -> None:
+    cli(prog_name="zoo")
+
+
+if __name__ == "__main__":
+    main()
