@@ -61,6 +61,42 @@ def cli(verbose: int) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+def load_tensorflow(verbose: int = 0) -> None:
+    """Import TensorFlow and probe devices with its native start-up chatter silenced.
+
+    TensorFlow's C++ core writes info lines (oneDNN, CUDA probing) to the stderr
+    file descriptor before any log level applies; a user error must stay one line.
+    """
+    import os
+
+    if verbose or "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow as tf
+
+        tf.config.list_physical_devices("GPU")
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def needs_tensorflow(func):
+    """Decorator for commands that build or run models."""
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        load_tensorflow(click.get_current_context().find_root().params.get("verbose", 0))
+        return func(*args, **kwargs)
+
+    return wrapper
+
+
 # --------------------------------------------------------------------------- plugins
 
 @cli.group()
@@ -176,6 +212,7 @@ def recipe_options(func):
 @click.option("--runs-dir", default="runs", show_default=True, type=click.Path())
 @click.option("--resume", type=click.Path(), help="Continue an interrupted run (its folder).")
 @recipe_options
+@needs_tensorflow
 def finetune(plugin_name, data, config, options, runs_dir, resume, **values):
     """Fine-tune a plugin's pretrained backbone; write a run folder under runs/."""
     from zoo.training import rundir
@@ -218,6 +255,7 @@ def _fmt(metrics: dict) -> str:
 @click.argument("run", required=False, type=click.Path())
 @click.option("--data", "-d", help="Data to evaluate on (default: the run's own test split).")
 @click.option("--runs-dir", default="runs", show_default=True, type=click.Path())
+@needs_tensorflow
 def evaluate(run, data, runs_dir):
     """Test metrics of RUN (default: the newest run); saved to RUN/evaluation.json."""
     from zoo.evaluation import evaluate_run

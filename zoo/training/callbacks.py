@@ -83,3 +83,51 @@ class TargetReached(keras.callbacks.Callback):
             self.model.stop_training = True
             log.warning("target %s%s%s reached at epoch %d (%s=%.4f): stopping",
                         self.metric, self.op, self.value, epoch + 1, self.metric, float(logs[self.metric]))
+
+
+class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """`BackupAndRestore` whose backup survives a kill at any instant.
+
+    Keras writes `latest.weights.h5` in place and then the epoch number in a second
+    file; a SIGKILL in between leaves a truncated weights file, or weights one
+    epoch ahead of the recorded epoch (seen here: "truncated file" on resume).
+    Here each epoch's weights go to a new file, renamed into place once complete,
+    and then a small JSON, replaced atomically, points at it. Resuming reads the
+    JSON, so it always finds a complete checkpoint and the epoch it belongs to.
+    """
+
+    def __init__(self, backup_dir: str):
+        super().__init__(backup_dir, save_freq="epoch", delete_checkpoint=True)
+        self._state = Path(backup_dir) / "state.json"
+
+    def _load_model(self):
+        import json
+
+        if not self._state.is_file():
+            return
+        state = json.loads(self._state.read_text())
+        if self.model.optimizer is not None and not self.model.optimizer.built:
+            self.model.optimizer.build(self.model.trainable_variables)
+        self.model.load_weights(Path(self.backup_dir) / state["weights"])
+        self.model._initial_epoch = state["epoch"]
+
+    def _save_model(self):
+        import json
+
+        folder = Path(self.backup_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        name = f"epoch-{self._current_epoch}.weights.h5"
+        partial = folder / f".{name}.partial.weights.h5"
+        self.model.save_weights(partial, overwrite=True)
+        os.replace(partial, folder / name)
+        tmp = folder / ".state.json.partial"
+        tmp.write_text(json.dumps({"epoch": self._current_epoch, "weights": name}))
+        os.replace(tmp, self._state)
+        for old in folder.glob("epoch-*.weights.h5"):
+            if old.name != name:
+                old.unlink()
+
+    def on_train_end(self, logs=None):
+        import shutil
+
+        shutil.rmtree(self.backup_dir, ignore_errors=True)

@@ -363,11 +363,11 @@ def _now() -> str:
 def _callbacks(run: Path, monitor: str, mode: str, recipe: Recipe, target, has_validation=True):
     import keras
 
-    from zoo.training.callbacks import HistoryCSV, TargetReached
+    from zoo.training.callbacks import AtomicBackupAndRestore, HistoryCSV, TargetReached
 
     callbacks = [
         HistoryCSV(run / "history.csv"),
-        keras.callbacks.BackupAndRestore(str(run / "checkpoints" / "backup")),
+        AtomicBackupAndRestore(str(run / "checkpoints" / "backup")),
         keras.callbacks.ModelCheckpoint(str(run / "checkpoints" / "best.weights.h5"), monitor=monitor, mode=mode,
                                         save_best_only=True, save_weights_only=True),
     ]
