@@ -274,8 +274,13 @@ def library_versions() -> dict[str, str]:
 def finetune(plugin, recipe: Recipe, data: str | None = None, runs_dir: str | Path = "runs",
              resume: str | Path | None = None, verbose: int | str = "auto") -> RunResult:
     """Fine-tune `plugin`'s backbone on `data` (or its demo data) and write a run directory."""
+    # A multi-worker strategy must exist before TensorFlow runs its first op.
+    with distribution_scope(recipe) as strategy:
+        return _finetune(plugin, recipe, data, runs_dir, resume, verbose, strategy)
+
+
+def _finetune(plugin, recipe, data, runs_dir, resume, verbose, strategy) -> RunResult:
     import keras
-    import tensorflow as tf
 
     keras.utils.set_random_seed(recipe.seed)
     precision = configure_precision(recipe)
@@ -291,54 +296,53 @@ def finetune(plugin, recipe: Recipe, data: str | None = None, runs_dir: str | Pa
     steps = max(1, math.ceil(len(y_train) / recipe.batch_size))
     monitor, mode = plugin.task.resolved_monitor()
 
-    with distribution_scope(recipe) as strategy:
-        parts = assemble(plugin, recipe, bundle, prior)
-        metric_names = _metric_names(plugin.task, recipe)
-        target = recipe.parsed_target()
-        if target and target[0] not in metric_names:
-            raise ConfigError(f"--target metric {target[0]!r} is not logged; choose one of: {', '.join(metric_names)}")
+    parts = assemble(plugin, recipe, bundle, prior)
+    metric_names = _metric_names(plugin.task, recipe)
+    target = recipe.parsed_target()
+    if target and target[0] not in metric_names:
+        raise ConfigError(f"--target metric {target[0]!r} is not logged; choose one of: {', '.join(metric_names)}")
 
-        spec = plugin.backbone(recipe.backbone)
-        weights_source = recipe.weights or spec.default_weights
-        if resume is not None:
-            run = Path(resume)
-            meta = rundir.read_run(run, require_complete=False)
-            if meta.get("status") == "complete":
-                raise RunError(f"run {run} is already complete; nothing to resume")
-        else:
-            run = rundir.new_run_dir(runs_dir, plugin.name)
-            meta = {}
-        meta.update({
-            "status": "running",
-            "plugin": plugin.name,
-            "plugin_version": plugin.version,
-            "custom_objects_module": plugin.custom_objects_module,
-            "backbone": spec.name,
-            "weights": weights_source,
-            "weights_sha256": _weights_sha(weights_source),
-            "data": None if data is None else str(data),
-            "task": dataclasses.asdict(plugin.task),
-            "class_names": list(bundle.class_names),
-            "input_signature": {k: v.to_json() for k, v in bundle.input_signature.items()},
-            "recipe": recipe.to_dict(),
-            "strategy": parts.plan.describe(),
-            "precision": precision,
-            "jit": jit,
-            "data_metadata": bundle.metadata,
-            "samples": {"train": int(len(y_train)), "validation": int(len(y_val))},
-            "started": meta.get("started") or _now(),
-            "versions": library_versions(),
-            "command": " ".join(sys.argv) if sys.argv and sys.argv[0].endswith("zoo") else None,
-        })
+    spec = plugin.backbone(recipe.backbone)
+    weights_source = recipe.weights or spec.default_weights
+    if resume is not None:
+        run = Path(resume)
+        meta = rundir.read_run(run, require_complete=False)
+        if meta.get("status") == "complete":
+            raise RunError(f"run {run} is already complete; nothing to resume")
+    else:
+        run = rundir.new_run_dir(runs_dir, plugin.name)
+        meta = {}
+    meta.update({
+        "status": "running",
+        "plugin": plugin.name,
+        "plugin_version": plugin.version,
+        "custom_objects_module": plugin.custom_objects_module,
+        "backbone": spec.name,
+        "weights": weights_source,
+        "weights_sha256": _weights_sha(weights_source),
+        "data": None if data is None else str(data),
+        "task": dataclasses.asdict(plugin.task),
+        "class_names": list(bundle.class_names),
+        "input_signature": {k: v.to_json() for k, v in bundle.input_signature.items()},
+        "recipe": recipe.to_dict(),
+        "strategy": parts.plan.describe(),
+        "precision": precision,
+        "jit": jit,
+        "data_metadata": bundle.metadata,
+        "samples": {"train": int(len(y_train)), "validation": int(len(y_val))},
+        "started": meta.get("started") or _now(),
+        "versions": library_versions(),
+        "command": " ".join(sys.argv) if sys.argv and sys.argv[0].endswith("zoo") else None,
+    })
+    rundir.write_json(run / rundir.RUN_FILE, meta)
+    try:
+        result = _train(plugin, recipe, bundle, parts, run, train_raw, val_raw, steps, monitor, mode,
+                        target, strategy, jit, verbose)
+    except BaseException as exc:
+        meta["status"] = "failed"
+        meta["error"] = f"{type(exc).__name__}: {exc}"
         rundir.write_json(run / rundir.RUN_FILE, meta)
-        try:
-            result = _train(plugin, recipe, bundle, parts, run, train_raw, val_raw, steps, monitor, mode,
-                            target, strategy, jit, verbose)
-        except BaseException as exc:
-            meta["status"] = "failed"
-            meta["error"] = f"{type(exc).__name__}: {exc}"
-            rundir.write_json(run / rundir.RUN_FILE, meta)
-            raise
+        raise
     history, stopped_by, epochs_run = result
     return _finish(plugin, recipe, bundle, parts, run, meta, history, stopped_by, epochs_run)
 
@@ -429,8 +433,6 @@ def _train(plugin, recipe, bundle, parts, run, train_raw, val_raw, steps, monito
         size = None
         train_ds = batched(train_raw, recipe, training=True, augment=bundle.augment, size=size)
         val_ds = batched(val_raw, recipe, training=False)
-        if strategy is not None:
-            train_ds = strategy.experimental_distribute_dataset(train_ds) if recipe.distribute == "multi-worker" else train_ds
         history = trainer.fit(train_ds, validation_data=val_ds, epochs=recipe.epochs, callbacks=callbacks,
                               verbose=verbose, shuffle=False)
     epochs_run = len(_read_history(run))

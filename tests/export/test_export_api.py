@@ -1,0 +1,119 @@
+"""The contract: options, entry points, lazy imports, load_artifact, verify."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from export_testing_models import keras_predict
+from zoo_export import onnx as onnx_format
+from zoo_export import savedmodel, tflite
+from zoo_export.api import Exporter, ExportOptions
+from zoo_export.errors import ExportError
+from zoo_export.runtime import load_artifact, runner_from_keras
+from zoo_export.verify import Tolerance, tolerance_for, verify
+
+
+def test_importing_the_package_and_its_exporters_does_not_import_tensorflow():
+    code = (
+        "import sys, importlib.metadata as md\n"
+        "import zoo_export, zoo_export.api, zoo_export.export, zoo_export.runtime, zoo_export.verify\n"
+        "eps = {ep.name: ep.load() for ep in md.entry_points(group='keras_zoo.exporters')}\n"
+        "from zoo_export.api import Exporter\n"
+        "assert {'savedmodel', 'tflite', 'onnx'} <= set(eps), eps\n"
+        "assert all(isinstance(e, Exporter) for e in eps.values())\n"
+        "heavy = [m for m in ('tensorflow', 'keras', 'onnx', 'tf2onnx', 'onnxruntime', "
+        "'ai_edge_litert') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_exporter_attributes():
+    assert (savedmodel.exporter.name, savedmodel.exporter.suffix) == ("savedmodel", "")
+    assert (tflite.exporter.name, tflite.exporter.suffix) == ("tflite", ".tflite")
+    assert (onnx_format.exporter.name, onnx_format.exporter.suffix) == ("onnx", ".onnx")
+    assert tflite.exporter.quantize_modes == ("none", "float16", "dynamic", "int8")
+    for exporter in (savedmodel.exporter, tflite.exporter, onnx_format.exporter):
+        assert isinstance(exporter, Exporter) and exporter.description
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"quantize": "int4"}, "none, float16, dynamic, int8"),
+        ({"io_dtype": "int16"}, "float32, int8, uint8"),
+        ({"io_dtype": "int8"}, "needs --quantize int8"),
+        ({"calibration_samples": 0}, "at least 1"),
+        ({"min_agreement": 1.5}, r"\[0, 1\]"),
+    ],
+)
+def test_bad_options_are_refused(kwargs, match):
+    with pytest.raises(ExportError, match=match):
+        ExportOptions(**kwargs)
+
+
+@pytest.mark.parametrize("exporter", [savedmodel.exporter, onnx_format.exporter])
+def test_only_tflite_quantises(exporter):
+    with pytest.raises(ExportError, match=f"--format {exporter.name} .* allows: none"):
+        exporter.check_options(ExportOptions(quantize="float16"))
+    tflite.exporter.check_options(ExportOptions(quantize="float16"))
+
+
+def test_tolerances_per_format():
+    assert tolerance_for(ExportOptions()).atol == 1e-4
+    assert tolerance_for(ExportOptions(quantize="float16")).atol == 1e-2
+    int8 = tolerance_for(ExportOptions(quantize="int8", min_agreement=0.9))
+    assert int8.min_agreement == 0.9 and int8.atol is None
+    assert tolerance_for(ExportOptions(quantize="dynamic")).min_agreement == 0.95
+    override = tolerance_for(ExportOptions(quantize="float16", atol=0.5))
+    assert (override.atol, override.rtol) == (0.5, 0.0)
+
+
+def test_verify_reports_agreement_and_json(text):
+    keras_runner = runner_from_keras(text.model)
+    report = verify(text.model, keras_runner, text.samples, task_kind="binary",
+                    tolerance=tolerance_for(ExportOptions()))
+    assert report.passed and report.max_abs_diff == 0.0 and report.agreement == 1.0
+    assert report.agreement_kind == "decision@0.5" and report.n_samples == 96
+    assert json.loads(report.to_json())["passed"] is True
+
+    regression = verify(text.model, keras_runner, text.samples, task_kind="regression",
+                        tolerance=Tolerance(atol=1e-6))
+    assert regression.passed and regression.agreement is None
+
+
+def test_verify_fails_on_a_different_model(cnn):
+    from export_testing_models import build_cnn
+
+    other = build_cnn()  # untrained weights
+    report = verify(cnn.model, runner_from_keras(other), cnn.samples, task_kind="multiclass",
+                    tolerance=tolerance_for(ExportOptions(quantize="dynamic")))
+    assert not report.passed
+    assert "top-1 agreement" in report.reason and "--quantize float16" in report.reason
+
+
+def test_load_artifact_keras_file_and_unknown_paths(tmp_path, text):
+    path = tmp_path / "model.keras"
+    text.model.save(path)
+    runner = load_artifact(path)
+    assert set(runner.input_names) == set(text.samples)
+    np.testing.assert_allclose(runner(text.samples), keras_predict(text.model, text.samples),
+                               atol=1e-6)
+    (tmp_path / "weights.bin").write_bytes(b"\0" * 16)
+    with pytest.raises(ExportError, match="don't know how to run"):
+        load_artifact(tmp_path / "weights.bin")
+    with pytest.raises(ExportError, match="no artifact"):
+        load_artifact(tmp_path / "missing.onnx")
+
+
+def test_runner_rejects_wrong_inputs(text):
+    runner = runner_from_keras(text.model)
+    with pytest.raises(ExportError, match="missing"):
+        runner({"token_ids": text.samples["token_ids"]})
+    with pytest.raises(ExportError, match="different batch sizes"):
+        runner({k: v[: 3 + i] for i, (k, v) in enumerate(text.samples.items())})
