@@ -180,6 +180,11 @@ class DataAdapter:
       with no `--data`. Deterministic for a given seed.
     - `read_inputs(paths, input_signature) -> dict of numpy arrays`:
       optional; lets `zoo predict` read raw files (images, DICOM, CSV).
+    - `group_predictions(paths, inputs, scores) -> [(name, scores), ...]`:
+      optional; how `zoo predict` reports rows (e.g. slices aggregated into one
+      study score). Default: one row per input row, named after its file.
+    - `samples(bundle, split, n) -> dict of numpy arrays`: raw inputs used to
+      verify and calibrate exports; the default takes the first `n` of a split.
     """
 
     #: plugin-specific recipe options and their defaults (validated by the Recipe).
@@ -195,6 +200,23 @@ class DataAdapter:
         from zoo.errors import DataError
 
         raise DataError(f"this plugin cannot read raw input files such as {paths[0]!r}")
+
+    def group_predictions(self, paths: Sequence[str], inputs: Mapping[str, Any], scores: Any) -> list:
+        n = len(scores)
+        if n == len(paths):
+            return [(str(p), scores[i]) for i, p in enumerate(paths)]
+        return [(f"row {i}", scores[i]) for i in range(n)]
+
+    def samples(self, bundle: "DataBundle", split: str, n: int) -> dict:
+        import numpy as np
+
+        dataset = getattr(bundle, split)
+        rows = [x for x, _ in dataset.take(n).as_numpy_iterator()]
+        if not rows:
+            from zoo.errors import DataError
+
+            raise DataError(f"the {split} split has no samples to verify or calibrate an export with")
+        return {k: np.stack([r[k] for r in rows]) for k in rows[0]}
 
 
 @dataclass

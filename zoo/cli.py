@@ -67,22 +67,14 @@ def load_tensorflow(verbose: int = 0) -> None:
     TensorFlow's C++ core writes info lines (oneDNN, CUDA probing) to the stderr
     file descriptor before any log level applies; a user error must stay one line.
     """
-    import os
-
-    if verbose or "tensorflow" in sys.modules:
+    if "tensorflow" in sys.modules:
         return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
+    from zoo_export.native import quiet_stderr
+
+    with quiet_stderr(enabled=not verbose):
         import tensorflow as tf
 
         tf.config.list_physical_devices("GPU")
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
 
 
 def needs_tensorflow(func):
@@ -265,6 +257,88 @@ def evaluate(run, data, runs_dir):
     metrics, split = evaluate_run(run, data)
     click.echo(f"run: {run}")
     click.echo(f"{split}: " + _fmt(metrics))
+
+
+# --------------------------------------------------------------------------- export / predict
+
+class ExportCommand(click.Command):
+    """Lists the installed export formats (entry points) at the end of `--help`."""
+
+    def format_epilog(self, ctx, formatter):
+        entries = [e for e in registry.list_exporters() if e.status == "ok"]
+        with formatter.section("Installed formats"):
+            formatter.write_dl([(e.name, f"{e.summary} [{e.distribution}]") for e in entries] or [("none", "")])
+
+
+@cli.command(cls=ExportCommand)
+@click.argument("run", required=False, type=click.Path())
+@click.option("--format", "-f", "fmt", required=True, help="Export format (see the list below).")
+@click.option("--quantize", "-q", default="none", show_default=True,
+              help="tflite: none, float16, dynamic or int8 (full-integer, calibrated on training data).")
+@click.option("--out", "-o", type=click.Path(), help="Artifact path (default: RUN/exports/model[-Q].<ext>).")
+@click.option("--force", is_flag=True, help="Replace an existing artifact at --out.")
+@click.option("--verify/--no-verify", default=True, show_default=True,
+              help="Run the artifact in its own runtime next to the Keras model before writing it.")
+@click.option("--samples", default=128, show_default=True, help="Validation samples to verify on.")
+@click.option("--calibration-samples", default=200, show_default=True, help="int8: representative samples.")
+@click.option("--min-agreement", default=0.95, show_default=True, help="int8/dynamic: decision agreement needed.")
+@click.option("--atol", type=float, help="Override the format's absolute tolerance.")
+@click.option("--opset", type=int, help="onnx: opset version.")
+@click.option("--io-dtype", default="float32", show_default=True, help="int8: float32, int8 or uint8 input/output.")
+@click.option("--runs-dir", default="runs", show_default=True, type=click.Path())
+@needs_tensorflow
+def export(run, fmt, quantize, out, force, verify, samples, calibration_samples, min_agreement, atol, opset,
+           io_dtype, runs_dir):
+    """Export RUN (default: the newest run) to a deployment format, verified against Keras."""
+    from zoo.deploy import export_run
+    from zoo.training import rundir
+
+    run = Path(run) if run else rundir.newest_run(runs_dir)
+    report = export_run(run, fmt, quantize=quantize, out=out, force=force, verify=verify, samples=samples,
+                        calibration_samples=calibration_samples, min_agreement=min_agreement, opset=opset,
+                        io_dtype=io_dtype, atol=atol)
+    v = report.verification
+    click.echo(f"{'format':<12} {'quantize':<9} {'size':>10}  verification")
+    if v is None:
+        check = "skipped (--no-verify)"
+    else:
+        agreement = "n/a" if v.agreement is None else f"{v.agreement:.1%}"
+        check = (f"max|diff| {v.max_abs_diff:.2e}, mean|diff| {v.mean_abs_diff:.2e}, "
+                 f"agreement {agreement} on {v.n_samples} samples: {'passed' if v.passed else 'FAILED'}")
+    click.echo(f"{report.format:<12} {report.quantize:<9} {_size(report.size_bytes):>10}  {check}")
+    click.echo(f"artifact: {report.path}")
+    click.echo(f"sidecar:  {report.sidecar_path}")
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+@cli.command()
+@click.argument("target", type=click.Path())
+@click.argument("inputs", nargs=-1, required=True, type=click.Path())
+@click.option("--threshold", type=float, help="binary/multilabel: decision threshold (default: the run's).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@needs_tensorflow
+def predict(target, inputs, threshold, as_json):
+    """Run TARGET (a run folder, .keras, SavedModel, .tflite or .onnx) on INPUTS the plugin can read."""
+    from zoo.deploy import predict as run_predict
+
+    rows = run_predict(target, list(inputs), threshold=threshold)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        if "label" in row:
+            click.echo(f"{row['input']}: {row['label']} ({row['score']:.4f})")
+        elif "labels" in row:
+            click.echo(f"{row['input']}: {', '.join(row['labels']) or '-'}")
+        else:
+            click.echo(f"{row['input']}: {row['value']}")
 
 
 def main() -> None:

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import warnings
 from typing import Any, Mapping
 
 import numpy as np
@@ -137,6 +138,13 @@ class TFLiteRunner(Runner):
         return np.asarray(out, dtype=np.float32)
 
     def _run(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        if not getattr(self, "_warmed", False):
+            # The first invoke applies the XNNPACK delegate, which LiteRT announces on fd 2.
+            from zoo_export.native import quiet_stderr
+
+            self._warmed = True
+            with quiet_stderr():
+                return self._run(inputs)
         feed = self._feed(inputs)
         n = len(next(iter(feed.values())))
         if self._batched and n > 1:
@@ -299,7 +307,10 @@ class TFLiteExporter(Exporter):
 def _convert(converter: Any) -> bytes:
     """Run a TFLite converter; converter failures become ExportError with their first lines."""
     try:
-        return converter.convert()
+        with warnings.catch_warnings():
+            # int8 calibration runs TF's own deprecated tf.lite.Interpreter internally.
+            warnings.filterwarnings("ignore", message=r"(?s).*tf\.lite\.Interpreter is deprecated")
+            return converter.convert()
     except Exception as exc:  # the converter raises ConverterError, RuntimeError, ValueError...
         text = " ".join(str(exc).split())[:500]
         raise ExportError(f"TFLite conversion failed: {text}") from exc

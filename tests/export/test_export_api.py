@@ -22,6 +22,7 @@ def test_importing_the_package_and_its_exporters_does_not_import_tensorflow():
     code = (
         "import sys, importlib.metadata as md\n"
         "import zoo_export, zoo_export.api, zoo_export.export, zoo_export.runtime, zoo_export.verify\n"
+        "import zoo_export._keras, zoo_export.errors\n"
         "eps = {ep.name: ep.load() for ep in md.entry_points(group='keras_zoo.exporters')}\n"
         "from zoo_export.api import Exporter\n"
         "assert {'savedmodel', 'tflite', 'onnx'} <= set(eps), eps\n"

@@ -1,0 +1,129 @@
+"""`zoo export` and `zoo predict` through the command, on a trained toy run."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from conftest import pip_install_target, write_distribution, zoo
+
+KERAS_FILE_EXPORTER = '''
+import numpy as np
+from zoo_export.api import Exporter, Runner
+
+
+class KerasFileRunner(Runner):
+    format = "kerasfile"
+
+    def __init__(self, path):
+        import keras
+        self.model = keras.saving.load_model(path, safe_mode=True)
+        names = [t.name for t in self.model.inputs]
+        super().__init__({n: (tuple(t.shape[1:]), t.dtype) for n, t in zip(names, self.model.inputs)})
+
+    def _run(self, inputs):
+        return self.model.predict(inputs, verbose=0)
+
+
+class KerasFile(Exporter):
+    name = "kerasfile"
+    suffix = ".keras"
+    description = "a bare .keras copy (a third-party test format)"
+
+    def export(self, model, path, *, options, input_signature, calibration):
+        model.save(path)
+        return {"writer": "keras.Model.save"}
+
+    def load(self, path):
+        return KerasFileRunner(path)
+
+
+exporter = KerasFile()
+'''
+
+
+@pytest.fixture(scope="module")
+def trained(toy_target, tmp_path_factory):
+    """A toy run trained well enough that its outputs are far from uniform."""
+    from zoo_toy import make_arrays
+
+    root = tmp_path_factory.mktemp("export_cli")
+    out = zoo("finetune", "-p", "toy", "--strategy", "full", "--epochs", "4", "--runs-dir", str(root / "runs"),
+              path=toy_target)
+    assert out.returncode == 0, out.stderr
+    (run,) = list((root / "runs").iterdir())
+    x, y = make_arrays(12, 99)
+    np.savez(root / "inputs.npz", x=x, y=y)
+    return run, root / "inputs.npz"
+
+
+def labels(out):
+    return [line.split(": ")[1].split(" ")[0] for line in out.stdout.strip().splitlines()]
+
+
+@pytest.mark.parametrize("fmt, quantize", [("savedmodel", "none"), ("onnx", "none"), ("tflite", "none"),
+                                           ("tflite", "float16"), ("tflite", "dynamic"), ("tflite", "int8")])
+def test_every_format_exports_verifies_and_predicts_like_keras(toy_target, trained, fmt, quantize):
+    run, inputs = trained
+    out = zoo("export", str(run), "--format", fmt, "--quantize", quantize, path=toy_target)
+    assert out.returncode == 0, out.stderr
+    assert "passed" in out.stdout
+    artifact = out.stdout.split("artifact: ")[1].split("\n")[0].strip()
+    sidecar = json.loads(open(artifact + ".zoo.json").read())
+    assert sidecar["format"] == fmt and sidecar["class_names"] == ["red", "green", "blue"]
+    assert sidecar["verification"]["passed"] is True
+    keras_out = zoo("predict", str(run), str(inputs), path=toy_target)
+    artifact_out = zoo("predict", artifact, str(inputs), path=toy_target)
+    assert keras_out.returncode == 0 and artifact_out.returncode == 0, artifact_out.stderr
+    assert labels(artifact_out) == labels(keras_out)
+
+
+def test_unknown_format_lists_installed_formats(toy_target, trained):
+    out = zoo("export", str(trained[0]), "--format", "coreml", path=toy_target)
+    assert out.returncode == 2
+    assert "no export format named 'coreml'" in out.stderr
+    assert "onnx, savedmodel, tflite" in out.stderr
+
+
+def test_impossible_tolerance_fails_and_leaves_no_artifact(toy_target, trained, tmp_path):
+    target = tmp_path / "strict.tflite"
+    out = zoo("export", str(trained[0]), "--format", "tflite", "--quantize", "float16", "--atol", "1e-12",
+              "--out", str(target), path=toy_target)
+    assert out.returncode == 2
+    assert out.stderr.startswith("Error: ") and "verification" in out.stderr.lower()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_out_over_an_existing_file_needs_force(toy_target, trained, tmp_path):
+    target = tmp_path / "model.onnx"
+    target.write_text("keep me")
+    out = zoo("export", str(trained[0]), "-f", "onnx", "--out", str(target), path=toy_target)
+    assert out.returncode == 2 and "--force" in out.stderr
+    assert target.read_text() == "keep me"
+    out = zoo("export", str(trained[0]), "-f", "onnx", "--out", str(target), "--force", path=toy_target)
+    assert out.returncode == 0, out.stderr
+    assert target.read_bytes()[:2] != b"ke"
+
+
+def test_run_without_model_is_a_clear_error(toy_target, trained, tmp_path):
+    broken = tmp_path / "run"
+    shutil.copytree(trained[0], broken)
+    (broken / "model.keras").unlink()
+    out = zoo("export", str(broken), "-f", "onnx", path=toy_target)
+    assert out.returncode == 2 and "has no model.keras" in out.stderr
+
+
+def test_third_party_exporter_installed_with_pip_shows_and_runs(toy_target, trained, tmp_path):
+    dist = write_distribution(tmp_path / "src", "keras-zoo-kerasfile", "zoo_kerasfile", KERAS_FILE_EXPORTER,
+                              {"keras_zoo.exporters": {"kerasfile": "zoo_kerasfile:exporter"}})
+    site = tmp_path / "site"
+    pip_install_target(dist, site)
+    paths = [site, toy_target]
+    assert "kerasfile" in zoo("export", "--help", path=paths).stdout
+    out = zoo("export", str(trained[0]), "-f", "kerasfile", "--out", str(tmp_path / "copy.keras"), path=paths)
+    assert out.returncode == 0, out.stderr
+    assert "passed" in out.stdout
+    predicted = zoo("predict", str(tmp_path / "copy.keras"), str(trained[1]), path=paths)
+    assert predicted.returncode == 0, predicted.stderr
+    assert labels(predicted) == labels(zoo("predict", str(trained[0]), str(trained[1]), path=toy_target))

@@ -1,0 +1,133 @@
+"""`zoo export` and `zoo predict`: the glue between runs, plugins and `zoo_export`.
+
+Example:
+
+```python
+from zoo.deploy import export_run, predict
+report = export_run("runs/medical-ct-20260101-120000", "tflite", quantize="int8")
+rows = predict(report.path, ["scan_dir/"])
+```
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from zoo import registry
+from zoo.errors import ConfigError, RunError
+from zoo.loading import import_custom_objects, load_run
+from zoo.training import rundir
+from zoo.training.recipe import Recipe
+
+log = logging.getLogger(__name__)
+
+
+def export_run(run: str | Path, fmt: str, *, quantize: str = "none", out: str | Path | None = None,
+               force: bool = False, verify: bool = True, samples: int = 128, calibration_samples: int = 200,
+               min_agreement: float = 0.95, opset: int | None = None, io_dtype: str = "float32",
+               atol: float | None = None):
+    """Export a run's model to `fmt`, verified on its validation data; returns the `ExportReport`."""
+    from zoo_export.api import ExportOptions
+    from zoo_export.export import export_model
+
+    from zoo.training.finetune import load_data
+
+    run = Path(run)
+    exporter = registry.get_exporter(fmt)
+    options = ExportOptions(quantize=quantize, calibration_samples=calibration_samples, io_dtype=io_dtype,
+                            opset=opset, min_agreement=min_agreement, atol=atol)
+    if hasattr(exporter, "check_options"):
+        exporter.check_options(options)
+    meta, model = load_run(run)
+    plugin = registry.get_plugin(meta["plugin"])
+    recipe = Recipe.resolve(meta["recipe"], option_defaults=plugin.data.options)
+    bundle = load_data(plugin, recipe, meta.get("data"))
+    verify_inputs = plugin.data.samples(bundle, "validation", samples)
+    calibration = plugin.data.samples(bundle, "train", calibration_samples) if quantize == "int8" else None
+    if out is None:
+        stem = ("model" if exporter.suffix else f"model-{exporter.name}") + ("" if quantize == "none" else f"-{quantize}")
+        out = run / "exports" / f"{stem}{exporter.suffix}"
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    signature = {k: (tuple(v["shape"]), v["dtype"]) for k, v in meta["input_signature"].items()}
+    sidecar = {
+        "source_run": str(run.resolve()),
+        "plugin": meta["plugin"],
+        "plugin_version": meta.get("plugin_version"),
+        "custom_objects_module": meta.get("custom_objects_module"),
+        "backbone": meta["backbone"],
+        "weights": meta["weights"],
+        "class_names": meta["class_names"],
+        "task": meta["task"],
+        "preprocessing": meta.get("preprocessing", "inside the model: the artifact takes raw inputs"),
+        "decision_threshold": meta.get("decision_threshold"),
+        "model_sha256": meta.get("model_sha256"),
+    }
+    sidecar.update(meta.get("deployment", {}))
+    return export_model(model, exporter, out, samples=verify_inputs, calibration=calibration, options=options,
+                        input_signature=signature, task_kind=meta["task"]["kind"], sidecar=sidecar,
+                        verify=verify, force=force)
+
+
+def _open(target: Path):
+    """(runner, metadata) for a run folder or an exported artifact."""
+    from zoo_export.runtime import load_artifact, runner_from_keras
+
+    if (target / rundir.RUN_FILE).is_file():
+        meta, model = load_run(target)
+        signature = {k: (tuple(v["shape"]), v["dtype"]) for k, v in meta["input_signature"].items()}
+        return runner_from_keras(model, signature), meta
+    sidecar = Path(str(target) + ".zoo.json")
+    if not target.exists():
+        raise RunError(f"{target} does not exist; pass a run folder or an exported artifact")
+    if not sidecar.is_file():
+        raise RunError(f"{target} has no sidecar {sidecar.name}; export it with `zoo export` to predict with it")
+    meta = json.loads(sidecar.read_text())
+    import_custom_objects(meta)
+    return load_artifact(target), meta
+
+
+def predict(target: str | Path, inputs: Sequence[str], threshold: float | None = None) -> list[dict[str, Any]]:
+    """Run a run's model or an artifact on raw input files; one dict per reported row."""
+    if not inputs:
+        raise ConfigError("give at least one INPUT file or folder to predict on")
+    target = Path(target)
+    runner, meta = _open(target)
+    plugin = registry.get_plugin(meta["plugin"])
+    signature = {k: _spec(v) for k, v in (meta.get("input_signature") or {}).items()}
+    arrays = plugin.data.read_inputs([str(p) for p in inputs], signature)
+    scores = runner(arrays)
+    rows = plugin.data.group_predictions([str(p) for p in inputs], arrays, scores)
+    kind = meta["task"]["kind"]
+    names = meta["class_names"]
+    cut = threshold if threshold is not None else (meta.get("decision_threshold") or 0.5)
+    out = []
+    for name, score in rows:
+        score = np.asarray(score, dtype=float).reshape(-1)
+        row: dict[str, Any] = {"input": name}
+        if kind == "multiclass":
+            top = int(score.argmax())
+            row.update(label=names[top], score=float(score[top]), scores=dict(zip(names, score.tolist())))
+        elif kind == "binary":
+            p = float(score[0])
+            row.update(label=names[1] if p >= cut else names[0], score=p, threshold=cut)
+        elif kind == "multilabel":
+            row.update(labels=[n for n, s in zip(names, score) if s >= cut], scores=dict(zip(names, score.tolist())))
+        else:
+            row.update(value=score.tolist() if len(score) > 1 else float(score[0]))
+        out.append(row)
+    return out
+
+
+def _spec(data):
+    from zoo.api import TensorSpec
+
+    if isinstance(data, dict):
+        return TensorSpec.from_json(data)
+    shape, dtype = data
+    return TensorSpec(tuple(shape), dtype)
