@@ -54,6 +54,7 @@ class RunResult:
     test_metrics: dict[str, float] | None
     epochs_run: int
     stopped_by: str
+    timings: dict[str, float] = field(default_factory=dict)
     model: Any = field(default=None, repr=False)
 
 
@@ -272,15 +273,29 @@ def library_versions() -> dict[str, str]:
 # --------------------------------------------------------------------------- the run
 
 def finetune(plugin, recipe: Recipe, data: str | None = None, runs_dir: str | Path = "runs",
-             resume: str | Path | None = None, verbose: int | str = "auto") -> RunResult:
-    """Fine-tune `plugin`'s backbone on `data` (or its demo data) and write a run directory."""
+             resume: str | Path | None = None, verbose: int | str = "auto", callbacks: list | None = None) -> RunResult:
+    """Fine-tune `plugin`'s backbone on `data` (or its demo data) and write a run directory.
+
+    `callbacks` are extra Keras callbacks given to `fit` after the engine's own.
+    `RunResult.timings` says where the time went (data, build, train, finish seconds).
+    """
     # A multi-worker strategy must exist before TensorFlow runs its first op.
     with distribution_scope(recipe) as strategy:
-        return _finetune(plugin, recipe, data, runs_dir, resume, verbose, strategy)
+        return _finetune(plugin, recipe, data, runs_dir, resume, verbose, strategy, list(callbacks or []))
 
 
-def _finetune(plugin, recipe, data, runs_dir, resume, verbose, strategy) -> RunResult:
+def _finetune(plugin, recipe, data, runs_dir, resume, verbose, strategy, extra_callbacks) -> RunResult:
+    import time
+
     import keras
+
+    clock = [time.perf_counter()]
+    timings: dict[str, float] = {}
+
+    def lap(name):
+        now = time.perf_counter()
+        timings[name] = round(now - clock[0], 3)
+        clock[0] = now
 
     keras.utils.set_random_seed(recipe.seed)
     precision = configure_precision(recipe)
@@ -295,6 +310,7 @@ def _finetune(plugin, recipe, data, runs_dir, resume, verbose, strategy) -> RunR
     prior = class_prior(y_train, plugin.task, len(bundle.class_names))
     steps = max(1, math.ceil(len(y_train) / recipe.batch_size))
     monitor, mode = plugin.task.resolved_monitor()
+    lap("data")
 
     parts = assemble(plugin, recipe, bundle, prior)
     metric_names = _metric_names(plugin.task, recipe)
@@ -335,16 +351,18 @@ def _finetune(plugin, recipe, data, runs_dir, resume, verbose, strategy) -> RunR
         "command": " ".join(sys.argv) if sys.argv and sys.argv[0].endswith("zoo") else None,
     })
     rundir.write_json(run / rundir.RUN_FILE, meta)
+    lap("build")
     try:
         result = _train(plugin, recipe, bundle, parts, run, train_raw, val_raw, steps, monitor, mode,
-                        target, strategy, jit, verbose)
+                        target, strategy, jit, verbose, extra_callbacks)
     except BaseException as exc:
         meta["status"] = "failed"
         meta["error"] = f"{type(exc).__name__}: {exc}"
         rundir.write_json(run / rundir.RUN_FILE, meta)
         raise
     history, stopped_by, epochs_run = result
-    return _finish(plugin, recipe, bundle, parts, run, meta, history, stopped_by, epochs_run)
+    lap("train")
+    return _finish(plugin, recipe, bundle, parts, run, meta, history, stopped_by, epochs_run, timings, lap)
 
 
 def _metric_names(task, recipe: Recipe) -> list[str]:
@@ -390,7 +408,7 @@ def _callbacks(run: Path, monitor: str, mode: str, recipe: Recipe, target, has_v
 
 
 def _train(plugin, recipe, bundle, parts, run, train_raw, val_raw, steps, monitor, mode, target, strategy,
-           jit, verbose):
+           jit, verbose, extra_callbacks):
     import keras
 
     from zoo.strategies.freeze import make_gradual_callback
@@ -398,6 +416,7 @@ def _train(plugin, recipe, bundle, parts, run, train_raw, val_raw, steps, monito
     from zoo.training.features import compute_features
 
     callbacks, target_cb = _callbacks(run, monitor, mode, recipe, target)
+    callbacks += extra_callbacks
     loss = make_loss(plugin.task, recipe)
     if recipe.strategy == "linear-probe" and recipe.cache_features:
         if bundle.augment is not None:
@@ -474,7 +493,7 @@ def evaluate_model(model, task, recipe: Recipe, dataset) -> tuple[dict[str, floa
     return metrics, labels, scores
 
 
-def _finish(plugin, recipe, bundle, parts, run, meta, history, stopped_by, epochs_run) -> RunResult:
+def _finish(plugin, recipe, bundle, parts, run, meta, history, stopped_by, epochs_run, timings, lap) -> RunResult:
     import keras
 
     from zoo import reports
@@ -503,6 +522,8 @@ def _finish(plugin, recipe, bundle, parts, run, meta, history, stopped_by, epoch
         "finished": _now(),
     })
     reports.write_model_card(run, meta)
+    lap("finish")
+    meta["timings_s"] = timings
     meta["status"] = "complete"
     rundir.write_json(run / rundir.RUN_FILE, meta)
-    return RunResult(run, val_metrics, test_metrics, epochs_run, stopped_by, model)
+    return RunResult(run, val_metrics, test_metrics, epochs_run, stopped_by, timings, model)

@@ -1,0 +1,59 @@
+"""Shared helpers of the benchmark scripts: side-by-side timing, ratios, machine facts."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import time
+from typing import Callable
+
+
+def machine() -> dict:
+    """CPU model, cores and library versions of this machine."""
+    from importlib import metadata
+
+    cpu = platform.processor() or ""
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    facts = {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version()}
+    for name in ("tensorflow", "keras", "onnxruntime", "ai-edge-litert"):
+        try:
+            facts[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return facts
+
+
+def alternate(a: Callable[[], float | None], b: Callable[[], float | None], repeats: int) -> tuple[list, list]:
+    """Run `a` and `b` alternately `repeats` times; each returns its own measure (or None: wall time)."""
+    ta, tb = [], []
+    for _ in range(repeats):
+        for fn, out in ((a, ta), (b, tb)):
+            start = time.perf_counter()
+            value = fn()
+            out.append(value if value is not None else time.perf_counter() - start)
+    return ta, tb
+
+
+def ratio_summary(num: list[float], den: list[float]) -> dict:
+    """Median, min and max of the pairwise ratios num[i] / den[i]."""
+    ratios = [n / d for n, d in zip(num, den)]
+    return {"median": statistics.median(ratios), "min": min(ratios), "max": max(ratios), "n": len(ratios)}
+
+
+def report(name: str, compared: str, summary: dict, goal: str, passed: bool | None, extra: dict | None = None) -> dict:
+    row = {"benchmark": name, "compared": compared, "ratio": summary, "goal": goal, "passed": passed,
+           **(extra or {})}
+    verdict = "n/a" if passed is None else ("pass" if passed else "falls short")
+    print(f"{name}: {compared} = {summary['median']:.3f} (min {summary['min']:.3f}, max {summary['max']:.3f}, "
+          f"n={summary['n']}); goal {goal}: {verdict}")
+    if extra:
+        print("  " + json.dumps(extra, default=str))
+    return row
