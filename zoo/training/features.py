@@ -15,19 +15,40 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 
-def compute_features(feature_model, dataset) -> tuple[np.ndarray, np.ndarray]:
-    """Run `feature_model` (inference mode) over a batched `(inputs, label)` dataset once.
+#: Inference batch: on 2 CPU cores MobileNetV2 at 96 px ran 399 img/s at batch 32 and
+#: 588-607 img/s at 128-256 (XLA on the CPU: 26-35 img/s, so no jit here).
+INFERENCE_BATCH = 256
+
+
+def _forward(model):
+    """One traced inference function per model, with a free batch axis (traced once, reused)."""
+    import tensorflow as tf
+
+    fn = getattr(model, "_zoo_forward", None)
+    if fn is None:
+        specs = {t.name.split(":")[0]: tf.TensorSpec((None,) + tuple(t.shape[1:]), t.dtype) for t in model.inputs}
+        if len(specs) == 1 and not isinstance(model.input, dict):
+            spec = next(iter(specs.values()))
+            fn = tf.function(lambda x: model(x, training=False), input_signature=[spec])
+        else:
+            fn = tf.function(lambda x: model(x, training=False), input_signature=[specs])
+        model._zoo_forward = fn
+    return fn
+
+
+def compute_features(feature_model, dataset, batch_size: int = INFERENCE_BATCH) -> tuple[np.ndarray, np.ndarray]:
+    """Run `feature_model` (inference mode) once over an unbatched `(inputs, label)` dataset.
 
     Returns `(features, labels)` as numpy arrays, in dataset order.
     """
     import tensorflow as tf
 
-    @tf.function(reduce_retracing=True)
-    def forward(x):
-        return feature_model(x, training=False)
-
+    forward = _forward(feature_model)
+    single = not isinstance(feature_model.input, dict)
     feats, labels = [], []
-    for x, y in dataset:
+    for x, y in dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE):
+        if single and isinstance(x, dict):
+            x = next(iter(x.values()))
         feats.append(forward(x).numpy())
         labels.append(y.numpy())
     if not feats:

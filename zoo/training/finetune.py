@@ -360,9 +360,9 @@ def _finetune(plugin, recipe, data, runs_dir, resume, verbose, strategy, extra_c
         meta["error"] = f"{type(exc).__name__}: {exc}"
         rundir.write_json(run / rundir.RUN_FILE, meta)
         raise
-    history, stopped_by, epochs_run = result
+    history, stopped_by, epochs_run, cached = result
     lap("train")
-    return _finish(plugin, recipe, bundle, parts, run, meta, history, stopped_by, epochs_run, timings, lap)
+    return _finish(plugin, recipe, bundle, parts, run, meta, stopped_by, epochs_run, cached, timings, lap)
 
 
 def _metric_names(task, recipe: Recipe) -> list[str]:
@@ -417,15 +417,18 @@ def _train(plugin, recipe, bundle, parts, run, train_raw, val_raw, steps, monito
 
     callbacks, target_cb = _callbacks(run, monitor, mode, recipe, target)
     callbacks += extra_callbacks
+    cached = None
     loss = make_loss(plugin.task, recipe)
     if recipe.strategy == "linear-probe" and recipe.cache_features:
         if bundle.augment is not None:
             log.info("linear probe with a feature cache: augmentation is not applied (use --no-cache to apply it)")
-        x_train, y_train = compute_features(parts.feature_model, batched(train_raw, recipe, training=False))
-        x_val, y_val = compute_features(parts.feature_model, batched(val_raw, recipe, training=False))
+        x_train, y_train = compute_features(parts.feature_model, train_raw)
+        x_val, y_val = compute_features(parts.feature_model, val_raw)
+        cached = (x_val, y_val)
         trainer = parts.head
+        # A head step takes microseconds: run a whole epoch per call, not one step (same updates).
         trainer.compile(optimizer=make_optimizer(recipe, steps), loss=loss, metrics=compile_metrics(plugin.task),
-                        jit_compile=jit)
+                        jit_compile=jit, steps_per_execution=steps)
         history = trainer.fit(x_train, y_train, batch_size=recipe.batch_size, epochs=recipe.epochs,
                               validation_data=(x_val, y_val), callbacks=callbacks, verbose=verbose, shuffle=True)
     else:
@@ -460,7 +463,7 @@ def _train(plugin, recipe, bundle, parts, run, train_raw, val_raw, steps, monito
         stopped_by = f"target {recipe.target} reached at epoch {target_cb.reached_epoch + 1}"
     elif epochs_run < recipe.epochs:
         stopped_by = f"early stopping on {monitor} (patience {recipe.patience})"
-    return history, stopped_by, epochs_run
+    return history, stopped_by, epochs_run, cached
 
 
 def _read_history(run: Path) -> list[dict]:
@@ -475,31 +478,43 @@ def _read_history(run: Path) -> list[dict]:
 
 def evaluate_model(model, task, recipe: Recipe, dataset) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
     """Metrics of `model` on an unbatched dataset, plus its labels and scores."""
-    import keras
-
     from zoo.training.features import compute_features
 
-    scores, labels = compute_features(model, batched(dataset, recipe, training=False))
+    scores, labels = compute_features(model, dataset)
+    return score_metrics(task, labels, scores), labels, scores
+
+
+def score_metrics(task, labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+    """The task's loss and metrics from labels and model outputs."""
+    import keras
+
     metrics: dict[str, float] = {}
     loss_fn = keras.losses.get(task.resolved_loss())
     metrics["loss"] = float(keras.ops.convert_to_numpy(keras.ops.mean(loss_fn(labels, scores))))
     for metric in compile_metrics(task):
-        m = keras.metrics.get(metric) if isinstance(metric, str) else metric
-        if isinstance(metric, str) and metric == "accuracy":
+        if metric == "accuracy":
             m = (keras.metrics.SparseCategoricalAccuracy(name="accuracy") if task.kind == "multiclass"
                  else keras.metrics.BinaryAccuracy(name="accuracy"))
+        else:
+            m = keras.metrics.get(metric) if isinstance(metric, str) else metric
         m.update_state(labels, scores)
         metrics[metric if isinstance(metric, str) else m.name] = float(keras.ops.convert_to_numpy(m.result()))
-    return metrics, labels, scores
+    return metrics
 
 
-def _finish(plugin, recipe, bundle, parts, run, meta, history, stopped_by, epochs_run, timings, lap) -> RunResult:
+def _finish(plugin, recipe, bundle, parts, run, meta, stopped_by, epochs_run, cached, timings, lap) -> RunResult:
     import keras
 
     from zoo import reports
 
     model = parts.model
-    val_metrics, y_val, s_val = evaluate_model(model, plugin.task, recipe, limit(bundle.validation, recipe.max_samples))
+    if cached is not None:  # the cached probe has the validation features: only the head needs to run
+        features, y_val = cached
+        s_val = parts.head.predict(features, batch_size=1024, verbose=0)
+        val_metrics = score_metrics(plugin.task, y_val, s_val)
+    else:
+        val_metrics, y_val, s_val = evaluate_model(model, plugin.task, recipe,
+                                                   limit(bundle.validation, recipe.max_samples))
     test_metrics = None
     y_test = s_test = None
     if bundle.test is not None:

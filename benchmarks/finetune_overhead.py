@@ -1,0 +1,83 @@
+"""`zoo finetune` samples/s / a hand-written `model.fit` on the same model, data and batch size (goal >= 0.97).
+
+Both train MobileNetV2 (96 px, all layers trainable) on the same in-memory images with
+the same batch size and optimizer. Throughput is measured per epoch by one callback,
+skipping the first epoch (graph building); the two sides alternate, several repeats.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+
+from _common import alternate, ratio_summary, report
+
+
+class EpochTimer:
+    def __init__(self):
+        import keras
+
+        timer = self
+
+        class _CB(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                timer.start = time.perf_counter()
+
+            def on_epoch_end(self, epoch, logs=None):
+                timer.times.append(time.perf_counter() - timer.start)
+
+        self.times: list[float] = []
+        self.callback = _CB()
+
+    def steady(self) -> float:
+        later = self.times[1:] or self.times
+        return sorted(later)[len(later) // 2]
+
+
+def main(samples: int = 640, epochs: int = 3, batch: int = 32, repeats: int = 3) -> dict:
+    import keras
+    import tensorflow as tf
+
+    from _bench_plugin import SIZE, make_images, plugin
+    from zoo.training.finetune import finetune
+    from zoo.training.recipe import Recipe
+
+    n_train = samples - int(samples * 0.2)
+    runs = tempfile.mkdtemp()
+
+    def zoo_side():
+        timer = EpochTimer()
+        recipe = Recipe.resolve(plugin.recipe, overrides={"strategy": "full", "epochs": epochs, "batch_size": batch,
+                                                          "dropout": 0.0, "options": {"samples": samples}},
+                                option_defaults=plugin.data.options)
+        finetune(plugin, recipe, runs_dir=runs, verbose=0, callbacks=[timer.callback])
+        return n_train / timer.steady()
+
+    def hand_side():
+        timer = EpochTimer()
+        keras.utils.set_random_seed(42)
+        x, y = make_images(samples, 42)
+        n_val = samples - n_train
+        train = tf.data.Dataset.from_tensor_slices((x[n_val:], y[n_val:])).shuffle(n_train).batch(batch).prefetch(-1)
+        val = tf.data.Dataset.from_tensor_slices((x[:n_val], y[:n_val])).batch(batch).prefetch(-1)
+        inputs = keras.Input((SIZE, SIZE, 3))
+        features = keras.applications.MobileNetV2(include_top=False, weights=None, input_shape=(SIZE, SIZE, 3))(
+            keras.layers.Rescaling(1 / 127.5, offset=-1)(inputs))
+        outputs = keras.layers.Dense(4, activation="softmax")(keras.layers.GlobalAveragePooling2D()(features))
+        model = keras.Model(inputs, outputs)
+        steps = -(-n_train // batch)
+        model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(1e-3, epochs * steps)),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        model.fit(train, validation_data=val, epochs=epochs, verbose=0, callbacks=[timer.callback])
+        return n_train / timer.steady()
+
+    zoo_sps, hand_sps = alternate(zoo_side, hand_side, repeats)
+    summary = ratio_summary(zoo_sps, hand_sps)
+    return report("finetune_overhead", "zoo finetune / hand-written fit (samples/s)", summary, ">= 0.97",
+                  summary["median"] >= 0.97,
+                  {"zoo_samples_per_s": zoo_sps, "hand_samples_per_s": hand_sps, "model": "MobileNetV2 96px",
+                   "batch": batch, "train_samples": n_train})
+
+
+if __name__ == "__main__":
+    main()
