@@ -156,6 +156,11 @@ class DataBundle:
     `train`, `validation` and `test` are *unbatched* `tf.data.Dataset`s of
     `(inputs, label)` where `inputs` is a dict keyed like `input_signature`.
     `augment`, when given, is a Keras layer applied to training batches only.
+    `preprocessing`, when given, is a Keras layer (or model) fitted to the
+    training split (adapted `Normalization`, `StringLookup` vocabularies) that the
+    engine puts first, before the backbone's own preprocessing. A pretraining run
+    saves the one it used, and fine-tuning from that run reuses it, so embeddings
+    stay indexed by the same vocabularies.
     `metadata` goes into the run's `zoo.json` (e.g. the patients in each split).
     """
 
@@ -165,6 +170,7 @@ class DataBundle:
     class_names: list[str]
     input_signature: dict[str, TensorSpec]
     augment: Any | None = None
+    preprocessing: Any | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
@@ -228,6 +234,13 @@ class Plugin:
     applied below a `--config` file and command-line options.
     `custom_objects_module` names a module to import before loading a saved
     model of this plugin (where its registered Keras layers live).
+
+    `pretrain(source, recipe, out_dir) -> dict of metrics` is optional:
+    self-supervised pretraining on unlabelled data (`zoo pretrain --plugin P
+    --data X`). It must write `out_dir / "backbone.weights.h5"`, loadable by
+    `BackboneSpec.build(weights=<that file>)` for `recipe.backbone`, and may write
+    `out_dir / "preprocessing.keras"` (the fitted `DataBundle.preprocessing` it
+    trained with). `zoo finetune --weights <pretrain run>` then starts from it.
     """
 
     name: str
@@ -240,6 +253,7 @@ class Plugin:
     recipe: dict[str, Any] = field(default_factory=dict)
     version: str | None = None
     custom_objects_module: str | None = None
+    pretrain: Callable[[str, Any, Any], dict] | None = None
 
     def backbone(self, name: str | None = None) -> BackboneSpec:
         from zoo.errors import ConfigError

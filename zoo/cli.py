@@ -237,6 +237,31 @@ def finetune(plugin_name, data, config, options, runs_dir, resume, **values):
         click.echo("test: " + _fmt(result.test_metrics))
 
 
+@cli.command()
+@click.option("--plugin", "-p", "plugin_name", required=True, help="Plugin whose backbone to pretrain.")
+@click.option("--data", "-d", help="Unlabelled data (default: the plugin's demo data).")
+@click.option("--config", "-c", "config", type=click.Path(), help="Recipe YAML; command-line options override it.")
+@click.option("--option", "-o", "options", multiple=True, help="Plugin option KEY=VALUE (repeatable).")
+@click.option("--runs-dir", default="runs", show_default=True, type=click.Path())
+@recipe_options
+@needs_tensorflow
+def pretrain(plugin_name, data, config, options, runs_dir, **values):
+    """Self-supervised pretraining on unlabelled data; `zoo finetune --weights RUN` starts from it."""
+    from zoo.training.pretrain import run_pretrain
+    from zoo.training.recipe import Recipe
+
+    overrides = {k: v for k, v in values.items() if v is not None}
+    if options:
+        overrides["options"] = _parse_options(options)
+    plugin = registry.get_plugin(plugin_name)
+    recipe = Recipe.resolve(plugin.recipe, config, overrides, option_defaults=plugin.data.options)
+    run, metrics = run_pretrain(plugin, recipe, data, runs_dir)
+    click.echo(f"pretraining run: {run}")
+    if metrics:
+        click.echo("metrics: " + _fmt(metrics))
+    click.echo(f"fine-tune from it: zoo finetune --plugin {plugin.name} --weights {run}")
+
+
 def _fmt(metrics: dict) -> str:
     return ", ".join(f"{k}={v:.4f}" for k, v in metrics.items())
 

@@ -143,12 +143,19 @@ def assemble(plugin, recipe: Recipe, bundle, prior=None) -> Assembly:
     from zoo.strategies.freeze import apply_strategy, resolve_blocks
     from zoo.strategies.heads import build_head, build_pooling
 
+    from zoo.loading import load_keras_model
+    from zoo.training.pretrain import resolve_weights
+
     spec = plugin.backbone(recipe.backbone)
     weights = recipe.weights or spec.default_weights
+    weights, fitted = resolve_weights(None if weights == "none" else weights, plugin, spec.name)
     signature = bundle.input_signature
-    backbone = spec.build(None if weights == "none" else weights, signature)
+    backbone = spec.build(weights, signature)
     inputs = {name: keras.Input(tuple(s.shape), dtype=s.dtype, name=name) for name, s in signature.items()}
     x = inputs if len(inputs) > 1 else next(iter(inputs.values()))
+    data_prep = load_keras_model(fitted) if fitted is not None else bundle.preprocessing
+    if data_prep is not None:
+        x = data_prep(x)
     if spec.preprocessing is not None:
         prep = spec.preprocessing(signature)
         if prep is not None:
