@@ -39,7 +39,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
-TASK_KINDS = ("multiclass", "binary", "multilabel", "regression")
+TASK_KINDS = ("multiclass", "binary", "multilabel", "regression", "token-multiclass")
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 
 # What each task kind trains with and watches, unless the TaskSpec says otherwise.
@@ -48,18 +48,21 @@ _DEFAULT_LOSS = {
     "binary": "binary_crossentropy",
     "multilabel": "binary_crossentropy",
     "regression": "mean_squared_error",
+    "token-multiclass": "sparse_categorical_crossentropy",
 }
 _DEFAULT_METRICS = {
     "multiclass": ("accuracy",),
     "binary": ("accuracy", "auc", "pr_auc"),
     "multilabel": ("binary_accuracy", "auc"),
     "regression": ("mae",),
+    "token-multiclass": (),
 }
 _DEFAULT_MONITOR = {
     "multiclass": ("val_accuracy", "max"),
     "binary": ("val_auc", "max"),
     "multilabel": ("val_auc", "max"),
     "regression": ("val_loss", "min"),
+    "token-multiclass": ("val_loss", "min"),
 }
 
 
@@ -85,7 +88,10 @@ class TensorSpec:
 class TaskSpec:
     """What the model predicts and how it is scored.
 
-    `kind` is one of multiclass, binary, multilabel, regression. `loss`,
+    `kind` is one of multiclass, binary, multilabel, regression,
+    token-multiclass (one class per position of a sequence, e.g. named-entity
+    tags; label -1 marks positions that do not count, such as padding and
+    continuation word pieces). `loss`,
     `metrics` and `monitor` default to what the kind needs: e.g. a binary task
     trains with binary cross-entropy and early stopping watches `val_auc`.
     Metric names are Keras metric identifiers, plus `auc` (ROC-AUC) and

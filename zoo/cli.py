@@ -362,6 +362,8 @@ def predict(target, inputs, threshold, as_json):
             click.echo(f"{row['input']}: {row['label']} ({row['score']:.4f})")
         elif "labels" in row:
             click.echo(f"{row['input']}: {', '.join(row['labels']) or '-'}")
+        elif "tags" in row:
+            click.echo(f"{row['input']}: {' '.join(row['tags'])}")
         else:
             click.echo(f"{row['input']}: {row['value']}")
 

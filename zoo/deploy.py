@@ -70,8 +70,13 @@ def export_run(run: str | Path, fmt: str, *, quantize: str = "none", out: str | 
     }
     sidecar.update(meta.get("deployment", {}))
     return export_model(model, exporter, out, samples=verify_inputs, calibration=calibration, options=options,
-                        input_signature=signature, task_kind=meta["task"]["kind"], sidecar=sidecar,
+                        input_signature=signature, task_kind=_export_kind(meta["task"]["kind"]), sidecar=sidecar,
                         verify=verify, force=force)
+
+
+def _export_kind(kind: str) -> str:
+    """The verifier compares top-1 decisions per sample or, for (N, T, C) outputs, per token."""
+    return "multiclass" if kind == "token-multiclass" else kind
 
 
 def _open(target: Path):
@@ -108,9 +113,12 @@ def predict(target: str | Path, inputs: Sequence[str], threshold: float | None =
     cut = threshold if threshold is not None else (meta.get("decision_threshold") or 0.5)
     out = []
     for name, score in rows:
-        score = np.asarray(score, dtype=float).reshape(-1)
+        raw = np.asarray(score, dtype=float)
+        score = raw.reshape(-1)
         row: dict[str, Any] = {"input": name}
-        if kind == "multiclass":
+        if kind == "token-multiclass":
+            row.update(tags=[names[t] for t in raw.argmax(-1).reshape(-1)])
+        elif kind == "multiclass":
             top = int(score.argmax())
             row.update(label=names[top], score=float(score[top]), scores=dict(zip(names, score.tolist())))
         elif kind == "binary":

@@ -114,7 +114,7 @@ class VerificationReport:
 
 def _decisions(outputs: np.ndarray, kind: str, threshold: float) -> np.ndarray:
     if kind == "top-1":
-        return np.argmax(outputs.reshape(len(outputs), -1), axis=-1)
+        return np.argmax(outputs, axis=-1)  # per sample, or per token for (N, T, C) outputs
     return outputs >= threshold
 
 

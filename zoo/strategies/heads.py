@@ -22,7 +22,7 @@ from zoo.errors import ConfigError
 
 
 def output_units(task: TaskSpec, n_classes: int) -> int:
-    if task.kind == "multiclass":
+    if task.kind in ("multiclass", "token-multiclass"):
         if n_classes < 2:
             raise ConfigError(f"a multiclass task needs at least 2 classes, the data has {n_classes}")
         return n_classes
@@ -49,7 +49,7 @@ def build_pooling(feature_shape: Sequence[int | None], recipe):
 
 
 def build_head(feature_dim: int, task: TaskSpec, n_classes: int, recipe,
-               class_prior: Sequence[float] | None = None, name: str = "head"):
+               class_prior: Sequence[float] | None = None, name: str = "head", sequence: bool = False):
     """Optional MLP with dropout, then the task's output layer, on pooled features.
 
     For a binary task the output bias starts at log(p / (1 - p)) of the positive
@@ -57,7 +57,7 @@ def build_head(feature_dim: int, task: TaskSpec, n_classes: int, recipe,
     """
     import keras
 
-    inputs = keras.Input((feature_dim,), name="features")
+    inputs = keras.Input((None, feature_dim) if sequence else (feature_dim,), name="features")
     x = inputs
     if recipe.head == "mlp":
         x = keras.layers.Dense(recipe.head_hidden, activation="gelu", name="hidden")(x)
@@ -68,7 +68,7 @@ def build_head(feature_dim: int, task: TaskSpec, n_classes: int, recipe,
     if task.kind == "binary" and class_prior is not None and len(class_prior) == 2:
         p = min(max(float(class_prior[1]), 1e-4), 1 - 1e-4)
         bias = keras.initializers.Constant(math.log(p / (1 - p)))
-    activation = {"multiclass": "softmax", "binary": "sigmoid", "multilabel": "sigmoid"}.get(task.kind)
+    activation = {"multiclass": "softmax", "token-multiclass": "softmax", "binary": "sigmoid", "multilabel": "sigmoid"}.get(task.kind)
     outputs = keras.layers.Dense(units, activation=activation, bias_initializer=bias, dtype="float32",
                                  name="output")(x)
     return keras.Model(inputs, outputs, name=name)

@@ -103,6 +103,12 @@ def check_labels(labels: np.ndarray, task, class_names: list[str], split: str) -
             raise DataError(f"{split} label {int(bad[0])} is outside the {n} classes {class_names}")
         if task.kind == "binary" and n != 2:
             raise DataError(f"a binary task needs exactly 2 classes; the data has {n}: {class_names}")
+    elif task.kind == "token-multiclass":
+        if labels.ndim != 2:
+            raise DataError(f"{split} labels have shape {labels.shape}; a token task needs (N, sequence_length) tags")
+        bad = labels[(labels < -1) | (labels >= n)]
+        if bad.size:
+            raise DataError(f"{split} tag {int(bad[0])} is outside the {n} tags {class_names}")
     elif task.kind == "multilabel":
         if labels.ndim != 2 or labels.shape[1] != n:
             raise DataError(f"{split} labels have shape {labels.shape}; a multilabel task needs (N, {n}) multi-hot rows")
@@ -161,9 +167,10 @@ def assemble(plugin, recipe: Recipe, bundle, prior=None) -> Assembly:
         if prep is not None:
             x = prep(x)
     features = backbone(x)
-    pool = build_pooling(tuple(features.shape[1:]), recipe)
+    sequence = plugin.task.kind == "token-multiclass"  # one output per position: nothing to pool
+    pool = None if sequence else build_pooling(tuple(features.shape[1:]), recipe)
     pooled = pool(features) if pool is not None else features
-    head = build_head(int(pooled.shape[-1]), plugin.task, len(bundle.class_names), recipe, prior)
+    head = build_head(int(pooled.shape[-1]), plugin.task, len(bundle.class_names), recipe, prior, sequence=sequence)
     outputs = head(pooled)
     name = f"{plugin.name}_{spec.name}".replace("-", "_")
     model = keras.Model(inputs, outputs, name=name)
@@ -191,6 +198,8 @@ def compile_metrics(task) -> list:
 def make_loss(task, recipe: Recipe):
     import keras
 
+    if task.kind == "token-multiclass":
+        return keras.losses.SparseCategoricalCrossentropy(ignore_class=-1)
     if recipe.loss == "focal":
         if task.kind not in ("binary", "multilabel"):
             raise ConfigError("--loss focal needs a binary or multilabel task")
@@ -496,7 +505,9 @@ def score_metrics(task, labels: np.ndarray, scores: np.ndarray) -> dict[str, flo
     import keras
 
     metrics: dict[str, float] = {}
-    loss_fn = keras.losses.get(task.resolved_loss())
+    loss_fn = make_loss(task, Recipe())
+    if isinstance(loss_fn, str):
+        loss_fn = keras.losses.get(loss_fn)
     metrics["loss"] = float(keras.ops.convert_to_numpy(keras.ops.mean(loss_fn(labels, scores))))
     for metric in compile_metrics(task):
         if metric == "accuracy":
