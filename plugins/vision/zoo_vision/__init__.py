@@ -1,0 +1,61 @@
+"""keras-zoo's vision plugin: ImageNet backbones, image folders and CSVs, a generated demo.
+
+Found through the entry point `vision = "zoo_vision:plugin"` (group
+`keras_zoo.plugins`); uses only the public contract in `zoo.api`.
+
+```
+zoo finetune --plugin vision                                  # demo data, MobileNetV2 (shipped weights)
+zoo finetune --plugin vision --data photos/ --strategy gradual --epochs 12 -o image_size=160
+zoo finetune --plugin vision --backbone resnet50 --weights none --data photos/
+zoo finetune --plugin vision --backbone hub:resnet_50_imagenet --data photos/   # needs keras-hub
+```
+
+Importing this package imports neither TensorFlow nor Keras.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from zoo.api import BackboneSpec, Plugin, TaskSpec
+from zoo_vision.backbones import DEFAULT_BACKBONE, IMAGENET_BACKBONES, imagenet_spec
+from zoo_vision.data import VisionData
+
+__version__ = "0.1.0"
+
+#: defaults for CPU: a cached-feature linear probe finishes the demo in about a minute on 2 cores.
+DEFAULT_RECIPE = {
+    "strategy": "linear-probe",
+    "epochs": 30,
+    "batch_size": 32,
+    "learning_rate": 0.003,
+    "warmup_epochs": 0,
+    "patience": 8,
+    "dropout": 0.2,
+}
+
+
+@dataclass
+class VisionPlugin(Plugin):
+    """The vision `Plugin`, which also resolves `hub:<preset-or-folder>` backbone names."""
+
+    def resolve_backbone(self, name: str) -> BackboneSpec | None:
+        from zoo_vision.hub import hub_spec
+
+        return hub_spec(name)
+
+
+plugin = VisionPlugin(
+    name="vision",
+    domain="vision",
+    summary="Image classification: ImageNet backbones (MobileNetV2 weights shipped), folders/CSVs of images",
+    backbones={name: imagenet_spec(name) for name in IMAGENET_BACKBONES},
+    default_backbone=DEFAULT_BACKBONE,
+    task=TaskSpec(kind="multiclass"),
+    data=VisionData(),
+    recipe=dict(DEFAULT_RECIPE),
+    version=__version__,
+    custom_objects_module="zoo_vision.layers",
+)
+
+__all__ = ["plugin", "VisionPlugin", "VisionData", "DEFAULT_RECIPE"]

@@ -1,0 +1,168 @@
+"""Image folders and CSVs: layouts, seeded stratified splits, bad input, predict-time reading."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vision_helpers import class_folder, recipe, write_corrupt, write_image
+
+from zoo.errors import DataError
+from zoo_vision import plugin
+
+SMALL = {"image_size": 32}
+
+
+def _labels(ds):
+    return sorted(int(y) for _, y in ds.as_numpy_iterator())
+
+
+def test_class_folders_split_stratified_and_seeded(tmp_path):
+    import tensorflow as tf
+
+    root = class_folder(tmp_path / "photos", {"cat": 20, "dog": 20, "owl": 12})
+    bundle = plugin.data.load(str(root), recipe({"seed": 7}, **SMALL))
+    assert bundle.class_names == ["cat", "dog", "owl"]
+    counts = bundle.metadata["counts"]
+    assert counts["train"] == {"cat": 14, "dog": 14, "owl": 8}
+    assert counts["validation"] == {"cat": 3, "dog": 3, "owl": 2}  # 15% of each class, rounded
+    assert counts["test"] == {"cat": 3, "dog": 3, "owl": 2}
+    for split in (bundle.train, bundle.validation, bundle.test):
+        assert int(split.cardinality()) == sum(1 for _ in split)
+    x, y = next(iter(bundle.train))
+    assert set(x) == {"image"} and x["image"].shape == (32, 32, 3) and x["image"].dtype == tf.float32
+    assert y.dtype == tf.int32
+    assert 0.0 <= float(tf.reduce_min(x["image"])) and float(tf.reduce_max(x["image"])) <= 255.0
+    assert bundle.input_signature["image"].shape == (32, 32, 3)
+
+    def images(b):
+        return np.stack([x["image"] for x, _ in b.validation.as_numpy_iterator()])
+
+    same = plugin.data.load(str(root), recipe({"seed": 7}, **SMALL))
+    other = plugin.data.load(str(root), recipe({"seed": 8}, **SMALL))
+    np.testing.assert_array_equal(images(bundle), images(same))
+    assert not np.array_equal(images(bundle), images(other))
+
+
+def test_train_val_test_folders_are_used_as_given(tmp_path):
+    class_folder(tmp_path / "d" / "train", {"a": 5, "b": 4})
+    class_folder(tmp_path / "d" / "val", {"a": 2, "b": 1}, seed=50)
+    class_folder(tmp_path / "d" / "test", {"b": 3}, seed=80)
+    bundle = plugin.data.load(str(tmp_path / "d"), recipe(**SMALL))
+    assert bundle.metadata["layout"] == "splits"
+    assert _labels(bundle.train) == [0] * 5 + [1] * 4
+    assert _labels(bundle.validation) == [0, 0, 1]
+    assert _labels(bundle.test) == [1, 1, 1]
+
+
+def test_csv_of_paths_and_labels(tmp_path):
+    for i in range(6):
+        write_image(tmp_path / "imgs" / f"{i}.png", seed=i)
+    rows = ["path,label"] + [f"imgs/{i}.png,{'round' if i % 2 else 'square'}" for i in range(6)]
+    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
+    bundle = plugin.data.load(str(tmp_path / "labels.csv"), recipe({"val_fraction": 0.34, "test_fraction": 0.0},
+                                                                    **SMALL))
+    assert bundle.class_names == ["round", "square"]
+    assert bundle.test is None
+    assert len(_labels(bundle.train)) == 4 and _labels(bundle.validation) == [0, 1]
+
+
+def test_jpeg_grayscale_only_folder_is_fine(tmp_path):
+    for c in ("x", "y"):
+        for i in range(4):
+            write_image(tmp_path / "g" / c / f"{i}.jpg", seed=i, mode="L", fmt="JPEG")
+    bundle = plugin.data.load(str(tmp_path / "g"), recipe(**SMALL))
+    x, _ = next(iter(bundle.train))
+    assert x["image"].shape == (32, 32, 3)  # one channel repeated into RGB
+
+
+# --------------------------------------------------------------------------- bad input
+
+def test_corrupt_image_is_named(tmp_path):
+    root = class_folder(tmp_path / "d", {"a": 4, "b": 4})
+    write_corrupt(root / "b" / "broken.png")
+    (root / "a" / "notes.png").write_text("not an image")
+    with pytest.raises(DataError) as info:
+        plugin.data.load(str(root), recipe(**SMALL))
+    message = str(info.value)
+    assert "b/broken.png" in message and "a/notes.png" in message and "skip_bad_files" in message
+    assert "\n" not in message
+
+
+def test_skip_bad_files_leaves_them_out_and_counts_them(tmp_path):
+    root = class_folder(tmp_path / "d", {"a": 4, "b": 4})
+    write_corrupt(root / "b" / "broken.png")
+    write_image(root / "a" / "rgba.png", mode="RGBA")
+    bundle = plugin.data.load(str(root), recipe(**SMALL, skip_bad_files=True))
+    assert bundle.metadata["skipped_files"] == 2
+    assert {s["file"] for s in bundle.metadata["skipped"]} == {"b/broken.png", "a/rgba.png"}
+    total = sum(sum(c.values()) for c in bundle.metadata["counts"].values())
+    assert total == 8
+
+
+def test_empty_class_folder_is_named(tmp_path):
+    root = class_folder(tmp_path / "d", {"a": 3, "b": 3})
+    (root / "c").mkdir()
+    (root / "c" / "readme.txt").write_text("todo")
+    with pytest.raises(DataError, match=r"class folder .*/c has no images \(it holds 1 other file"):
+        plugin.data.load(str(root), recipe(**SMALL))
+    bundle = plugin.data.load(str(root), recipe(**SMALL, skip_bad_files=True))
+    assert bundle.class_names == ["a", "b"] and bundle.metadata["dropped_classes"] == ["c"]
+
+
+def test_single_class_is_refused(tmp_path):
+    root = class_folder(tmp_path / "d", {"only": 6})
+    with pytest.raises(DataError, match="single class .*only"):
+        plugin.data.load(str(root), recipe(**SMALL))
+
+
+def test_mixed_channel_counts_name_the_odd_files(tmp_path):
+    root = class_folder(tmp_path / "d", {"a": 4, "b": 4})
+    write_image(root / "a" / "gray.png", mode="L")
+    with pytest.raises(DataError, match=r"mixed channel counts .*a/gray\.png"):
+        plugin.data.load(str(root), recipe(**SMALL))
+
+
+def test_csv_with_a_missing_file_names_it_and_its_line(tmp_path):
+    for i in range(4):
+        write_image(tmp_path / f"{i}.png", seed=i)
+    (tmp_path / "l.csv").write_text("path,label\n0.png,a\n1.png,b\nmissing.png,a\n2.png,a\n3.png,b\n")
+    with pytest.raises(DataError, match=r"missing\.png \(line 4\)"):
+        plugin.data.load(str(tmp_path / "l.csv"), recipe(**SMALL))
+
+
+def test_loose_images_without_class_folders(tmp_path):
+    write_image(tmp_path / "flat" / "a.png")
+    with pytest.raises(DataError, match="no class sub-folders"):
+        plugin.data.load(str(tmp_path / "flat"), recipe(**SMALL))
+
+
+def test_unknown_option_and_bad_value():
+    from zoo.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="image_sise"):
+        recipe(image_sise=64)
+    with pytest.raises(ConfigError, match="image_size must be at least 32"):
+        plugin.data.load("anything", recipe(image_size=8))
+
+
+# --------------------------------------------------------------------------- predict-time reading
+
+def test_read_inputs_decodes_like_training(tmp_path):
+    from zoo.api import TensorSpec
+
+    root = class_folder(tmp_path / "d", {"a": 4, "b": 4})
+    bundle = plugin.data.load(str(root), recipe({"val_fraction": 0.25, "test_fraction": 0.0}, **SMALL))
+    trained = {tuple(x["image"].reshape(-1)[:16]) for x, _ in bundle.train.as_numpy_iterator()}
+    signature = {"image": TensorSpec((32, 32, 3))}
+    files = sorted(str(p) for p in root.rglob("*.png"))
+    arrays = plugin.data.read_inputs(files, signature)
+    assert arrays["image"].shape == (8, 32, 32, 3) and arrays["image"].dtype == np.float32
+    assert len(trained & {tuple(img.reshape(-1)[:16]) for img in arrays["image"]}) == len(trained)
+    # a folder expands to its images; rows are named after the files
+    folder = plugin.data.read_inputs([str(root / "a")], signature)
+    assert folder["image"].shape[0] == 4
+    rows = plugin.data.group_predictions([str(root / "a")], folder, np.zeros((4, 2)))
+    assert [name for name, _ in rows] == sorted(str(p) for p in (root / "a").glob("*.png"))
+    with pytest.raises(DataError, match="nothing.png"):
+        plugin.data.read_inputs([str(tmp_path / "nothing.png")], signature)
