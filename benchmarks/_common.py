@@ -57,3 +57,17 @@ def report(name: str, compared: str, summary: dict, goal: str, passed: bool | No
     if extra:
         print("  " + json.dumps(extra, default=str))
     return row
+
+
+def run_cli(main: Callable[..., dict], small_kwargs: dict | None = None) -> None:
+    """`python bench.py [--small] [--json PATH]`: run `main`, optionally smaller, save its result."""
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--small", action="store_true", help="fewer samples and repeats")
+    parser.add_argument("--json", help="write the result here")
+    args = parser.parse_args()
+    result = main(**(small_kwargs or {})) if args.small else main()
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(result, fh, indent=2, default=str)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from _common import alternate, ratio_summary, report
+from _common import alternate, ratio_summary, report, run_cli
 
 
 def main(repeats: int = 5) -> dict:
@@ -27,4 +27,4 @@ def main(repeats: int = 5) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main, {'repeats': 3})

@@ -128,6 +128,31 @@ def _ratio(times: dict[str, list[float]], num: str, den: str) -> dict[str, float
     return _summary([a / b for a, b in zip(times[num], times[den])])
 
 
+def _rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The results as rows of the benchmarks page (see run_all.py)."""
+
+    def fixed(value: float) -> dict[str, float]:
+        return {"median": value, "min": value, "max": value, "n": 1}
+
+    rows = []
+    for m in MODES:
+        if m == "none":
+            continue
+        size = results["tflite_size_ratio"][m]
+        rows.append({"benchmark": f"export tflite {m} size", "compared": f"{m} / float32 file size",
+                     "ratio": fixed(size), "goal": "<= 0.30" if m == "int8" else "reported",
+                     "passed": size <= GOALS["int8_size_ratio"] if m == "int8" else None})
+        rows.append({"benchmark": f"export tflite {m} latency", "compared": f"LiteRT {m} / float32 latency, batch 1",
+                     "ratio": results["litert_latency_ratio"][m], "goal": "reported", "passed": None})
+    rows.append({"benchmark": "export onnxruntime latency", "compared": "ONNX Runtime / SavedModel latency, batch 1",
+                 "ratio": results["onnxruntime_over_savedmodel"], "goal": "<= 0.8",
+                 "passed": results["goals"]["onnxruntime_over_savedmodel"]["met"]})
+    change = results["accuracy_change_points"]["int8"]
+    rows.append({"benchmark": "export int8 accuracy", "compared": "int8 - Keras held-out accuracy (points)",
+                 "ratio": fixed(change), "goal": ">= -1 point", "passed": change >= -1})
+    return rows
+
+
 def main(small: bool = True, json_path: str | None = None) -> dict[str, Any]:
     """Train, export, measure; print the table and return the results.
 
@@ -237,6 +262,7 @@ def main(small: bool = True, json_path: str | None = None) -> dict[str, Any]:
                                         "met": ort_ratio <= GOALS["onnxruntime_over_savedmodel"]},
     }
     results["seconds"] = round(time.perf_counter() - started, 1)
+    results["rows"] = _rows(results)
     print_table(results)
     if json_path:
         Path(json_path).write_text(json.dumps(results, indent=2) + "\n")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import tempfile
 import time
 
-from _common import alternate, ratio_summary, report
+from _common import alternate, ratio_summary, report, run_cli
 
 
 class EpochTimer:
@@ -80,4 +80,4 @@ def main(samples: int = 640, epochs: int = 3, batch: int = 32, repeats: int = 3)
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main, {'samples': 320, 'repeats': 2})

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import tempfile
 
-from _common import alternate, ratio_summary, report
+from _common import alternate, ratio_summary, report, run_cli
 
 
 def main(samples: int = 1250, epochs: int = 10, repeats: int = 2) -> dict:
@@ -51,4 +51,4 @@ def main(samples: int = 1250, epochs: int = 10, repeats: int = 2) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main, {'repeats': 1})
