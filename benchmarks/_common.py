@@ -71,3 +71,18 @@ def run_cli(main: Callable[..., dict], small_kwargs: dict | None = None) -> None
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(result, fh, indent=2, default=str)
+
+
+def forward_flops(model, inputs) -> float:
+    """Float operations of one sample's forward pass, counted by TensorFlow's profiler.
+
+    `inputs` is a batch (array or dict of arrays) giving the input structure and dtypes.
+    """
+    import tensorflow as tf
+    from tensorflow.python.profiler.model_analyzer import profile
+    from tensorflow.python.profiler.option_builder import ProfileOptionBuilder
+
+    specs = tf.nest.map_structure(lambda x: tf.TensorSpec((1,) + tuple(x.shape[1:]), x.dtype), inputs)
+    graph = tf.function(lambda x: model(x, training=False)).get_concrete_function(specs).graph
+    options = ProfileOptionBuilder(ProfileOptionBuilder.float_operation()).with_empty_output().build()
+    return float(profile(graph, options=options).total_float_ops)

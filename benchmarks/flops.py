@@ -9,18 +9,7 @@ from __future__ import annotations
 
 import time
 
-from _common import report, run_cli
-
-
-def forward_flops(model, input_shape) -> float:
-    import tensorflow as tf
-    from tensorflow.python.profiler.model_analyzer import profile
-    from tensorflow.python.profiler.option_builder import ProfileOptionBuilder
-
-    fn = tf.function(lambda x: model(x, training=False))
-    graph = fn.get_concrete_function(tf.TensorSpec((1,) + tuple(input_shape), tf.float32)).graph
-    stats = profile(graph, options=ProfileOptionBuilder.float_operation())
-    return float(stats.total_float_ops)
+from _common import forward_flops, report, run_cli
 
 
 def matmul_flops(n: int = 2048, repeats: int = 10) -> float:
@@ -43,7 +32,7 @@ def main(samples: int = 512, batch: int = 64, epochs: int = 3, size: int = 96) -
     import tensorflow as tf
 
     model = keras.applications.MobileNetV2(weights=None, input_shape=(size, size, 3), classes=10)
-    per_sample = 3 * forward_flops(model, (size, size, 3))
+    per_sample = 3 * forward_flops(model, np.zeros((1, size, size, 3), "float32"))
     x = np.random.default_rng(0).normal(size=(samples, size, size, 3)).astype("float32")
     y = np.random.default_rng(1).integers(0, 10, samples)
     ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(batch).cache().prefetch(-1)
