@@ -168,6 +168,10 @@ class DataBundle:
     saves the one it used, and fine-tuning from that run reuses it, so embeddings
     stay indexed by the same vocabularies.
     `metadata` goes into the run's `zoo.json` (e.g. the patients in each split).
+    `deployment` is what a deployment needs besides the artifact (a tokenizer's
+    vocabulary and settings, a CSV schema): saved in `zoo.json`, copied into every
+    export sidecar, and handed back to `DataAdapter.read_inputs(...,
+    deployment=...)` by `zoo predict`.
     """
 
     train: Any
@@ -178,6 +182,7 @@ class DataBundle:
     augment: Any | None = None
     preprocessing: Any | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    deployment: dict[str, Any] = field(default_factory=dict)
 
 
 class DataAdapter:
@@ -191,7 +196,9 @@ class DataAdapter:
     - `demo(options) -> DataBundle`: an embedded dataset, so the plugin runs
       with no `--data`. Deterministic for a given seed.
     - `read_inputs(paths, input_signature) -> dict of numpy arrays`:
-      optional; lets `zoo predict` read raw files (images, DICOM, CSV).
+      optional; lets `zoo predict` read raw files (images, DICOM, CSV). When the
+      run's DataBundle had a `deployment` dict, it is passed back as the
+      keyword argument `deployment`.
     - `group_predictions(paths, inputs, scores) -> [(name, scores), ...]`:
       optional; how `zoo predict` reports rows (e.g. slices aggregated into one
       study score). Default: one row per input row, named after its file.
@@ -247,6 +254,16 @@ class Plugin:
     `BackboneSpec.build(weights=<that file>)` for `recipe.backbone`, and may write
     `out_dir / "preprocessing.keras"` (the fitted `DataBundle.preprocessing` it
     trained with). `zoo finetune --weights <pretrain run>` then starts from it.
+
+    `analyze(run_dir, recipe, validation, test) -> dict` is optional: called at
+    the end of `zoo finetune` with `(labels, scores)` numpy pairs of the
+    validation and test splits (test may be None), for domain metrics and plots
+    the core does not know (clinical sensitivity/specificity, cost-optimal
+    thresholds, entity F1). Keys of the returned dict: `decision_threshold`
+    (applied by `zoo predict` and written into export sidecars), `metrics`
+    (`{"validation": {...}, "test": {...}}`, merged into the run's metrics and
+    model card), `deployment` (merged into export sidecars); other keys are saved
+    under `analysis` in `zoo.json`. Files it writes into `run_dir` stay there.
     """
 
     name: str
@@ -260,6 +277,7 @@ class Plugin:
     version: str | None = None
     custom_objects_module: str | None = None
     pretrain: Callable[[str, Any, Any], dict] | None = None
+    analyze: Callable[..., dict] | None = None
 
     def backbone(self, name: str | None = None) -> BackboneSpec:
         from zoo.errors import ConfigError

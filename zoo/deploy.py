@@ -68,7 +68,7 @@ def export_run(run: str | Path, fmt: str, *, quantize: str = "none", out: str | 
         "decision_threshold": meta.get("decision_threshold"),
         "model_sha256": meta.get("model_sha256"),
     }
-    sidecar.update(meta.get("deployment", {}))
+    sidecar["deployment"] = meta.get("deployment") or {}
     return export_model(model, exporter, out, samples=verify_inputs, calibration=calibration, options=options,
                         input_signature=signature, task_kind=_export_kind(meta["task"]["kind"]), sidecar=sidecar,
                         verify=verify, force=force)
@@ -105,7 +105,11 @@ def predict(target: str | Path, inputs: Sequence[str], threshold: float | None =
     runner, meta = _open(target)
     plugin = registry.get_plugin(meta["plugin"])
     signature = {k: _spec(v) for k, v in (meta.get("input_signature") or {}).items()}
-    arrays = plugin.data.read_inputs([str(p) for p in inputs], signature)
+    deployment = meta.get("deployment") or {}
+    if deployment:
+        arrays = plugin.data.read_inputs([str(p) for p in inputs], signature, deployment=deployment)
+    else:
+        arrays = plugin.data.read_inputs([str(p) for p in inputs], signature)
     scores = runner(arrays)
     rows = plugin.data.group_predictions([str(p) for p in inputs], arrays, scores)
     kind = meta["task"]["kind"]

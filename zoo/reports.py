@@ -117,6 +117,12 @@ def _table(metrics: dict[str, float] | None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def threshold_line(meta: dict[str, Any]) -> str:
+    if meta.get("decision_threshold") is None:
+        return ""
+    return f"- Decision threshold: {meta['decision_threshold']:.4f} (chosen on validation by the plugin; `zoo predict` applies it)\n"
+
+
 def write_model_card(run: Path, meta: dict[str, Any]) -> None:
     """`MODEL_CARD.md`: what was trained, on what, how, and how well."""
     recipe = meta["recipe"]
@@ -130,7 +136,7 @@ def write_model_card(run: Path, meta: dict[str, Any]) -> None:
 - Strategy: `{recipe['strategy']}`, head `{recipe['head']}`, regularizer `{recipe['regularizer']}` (weight {recipe['reg_weight']})
 - Epochs run: {meta['epochs_run']} of {recipe['epochs']} ({meta['stopped_by']}); precision {meta['precision']}
 - Parameters: {meta['parameters']['total']:,} ({meta['parameters']['trainable']:,} trainable at the end)
-- Input: {', '.join(f"`{k}` {v['shape']} {v['dtype']}" for k, v in meta['input_signature'].items())}, raw (preprocessing is inside the model)
+{threshold_line(meta)}- Input: {', '.join(f"`{k}` {v['shape']} {v['dtype']}" for k, v in meta['input_signature'].items())}, raw (preprocessing is inside the model)
 
 ## Validation metrics
 {_table(meta['metrics']['validation'])}

@@ -20,6 +20,7 @@ labels fitting the task, and that the task's loss and metrics exist in Keras.
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 from typing import Any, Mapping
@@ -157,3 +158,23 @@ def _check_task(plugin) -> list[str]:
         except ValueError:
             problems.append(f"task metric {name!r} is not a Keras metric")
     return problems
+
+
+@contextlib.contextmanager
+def registered(plugin):
+    """Make an in-process `Plugin` findable by name (`zoo.registry.get_plugin`) inside the block.
+
+    For a plugin's tests that go through run folders (`zoo.deploy.export_run`,
+    `predict`) without installing the distribution first.
+    """
+    from zoo import registry
+
+    entries = registry._entries(registry.PLUGIN_GROUP)
+    saved = list(entries)
+    entries[:] = [e for e in entries if e.name != plugin.name]
+    entries.append(registry.Entry(plugin.name, registry.PLUGIN_GROUP, "<in process>", "<in process>",
+                                  plugin.version or "", domain=plugin.domain, summary=plugin.summary, obj=plugin))
+    try:
+        yield plugin
+    finally:
+        entries[:] = saved

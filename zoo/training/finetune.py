@@ -361,6 +361,7 @@ def _finetune(plugin, recipe, data, runs_dir, resume, verbose, strategy, extra_c
         "precision": precision,
         "jit": jit,
         "data_metadata": bundle.metadata,
+        "deployment": bundle.deployment,
         "samples": {"train": int(len(y_train)), "validation": int(len(y_val))},
         "started": meta.get("started") or _now(),
         "versions": library_versions(),
@@ -545,6 +546,20 @@ def _finish(plugin, recipe, bundle, parts, run, meta, stopped_by, epochs_run, ca
     os.replace(tmp, run / "model.keras")
     rows = _read_history(run)
     reports.write_plots(run, rows, plugin.task, bundle.class_names, y_val, s_val)
+    analysis = {}
+    if plugin.analyze is not None:
+        analysis = dict(plugin.analyze(run, recipe, (y_val, s_val),
+                                       (y_test, s_test) if y_test is not None else None) or {})
+        for split, extra in (analysis.pop("metrics", None) or {}).items():
+            target = val_metrics if split == "validation" else test_metrics
+            if target is not None:
+                target.update({k: float(v) for k, v in extra.items()})
+        if "decision_threshold" in analysis:
+            meta["decision_threshold"] = float(analysis.pop("decision_threshold"))
+        if "deployment" in analysis:
+            meta["deployment"] = {**meta.get("deployment", {}), **analysis.pop("deployment")}
+        if analysis:
+            meta["analysis"] = analysis
     meta.update({
         "metrics": {"validation": val_metrics, "test": test_metrics},
         "epochs_run": epochs_run,
