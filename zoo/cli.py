@@ -16,7 +16,7 @@ import click
 
 from zoo import __version__, registry
 from zoo.errors import ConfigError, ZooError
-from zoo.training.recipe import DISTRIBUTE, HEADS, LOSSES, OPTIMIZERS, POOLINGS, PRECISIONS, REGULARIZERS, STRATEGIES
+from zoo.training.recipe import BATCHNORM, DISTRIBUTE, HEADS, LOSSES, OPTIMIZERS, POOLINGS, PRECISIONS, REGULARIZERS, STRATEGIES
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
@@ -171,6 +171,8 @@ RECIPE_OPTIONS = [
     click.option("--head-hidden", type=int, help="mlp head: hidden units."),
     click.option("--dropout", type=float, help="Dropout before the output layer."),
     click.option("--pooling", type=click.Choice(POOLINGS), help="Pooling of feature maps."),
+    click.option("--batchnorm", type=click.Choice(BATCHNORM),
+                 help="inference (default): batch norm keeps its pretrained statistics; train: unfrozen ones update them."),
     click.option("--regularizer", type=click.Choice(REGULARIZERS), help="L_pretrain term of the loss."),
     click.option("--reg-weight", type=float, help="lambda of the L_pretrain term."),
     click.option("--loss", type=click.Choice(LOSSES), help="auto (the task's) or focal."),

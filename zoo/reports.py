@@ -117,6 +117,12 @@ def _table(metrics: dict[str, float] | None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def plugin_section(meta: dict[str, Any]) -> str:
+    """Text the plugin's `analyze` hook returned under `model_card` (domain caveats, clinical metrics)."""
+    text = (meta.get("analysis") or {}).get("model_card")
+    return f"{text.strip()}\n\n" if text else ""
+
+
 def threshold_line(meta: dict[str, Any]) -> str:
     if meta.get("decision_threshold") is None:
         return ""
@@ -145,7 +151,7 @@ def write_model_card(run: Path, meta: dict[str, Any]) -> None:
 ## Plots
 {chr(10).join(f'![{p}](plots/{p})' for p in plots)}
 
-## Intended use and limits
+{plugin_section(meta)}## Intended use and limits
 Fine-tuned with keras-zoo {meta['versions'].get('keras-zoo')}. Metrics above come from the held-out splits
 of the data named here; they say nothing about other populations, devices or sites. Check the
 exported artifact's verification report before deployment.

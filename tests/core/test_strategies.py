@@ -61,17 +61,28 @@ def test_linear_probe_keeps_backbone_bitwise(toy_plugin, tmp_path, pretrained):
     assert result.metrics["accuracy"] > 0  # it trained and evaluated
 
 
-def test_full_changes_every_block_and_batch_norm_statistics(toy_plugin, tmp_path, pretrained):
+def test_full_with_default_batchnorm_keeps_pretrained_statistics(toy_plugin, tmp_path, pretrained):
     result = run(toy_plugin, tmp_path, pretrained, strategy="full")
+    now, before = after(result), pretrained[1]
+    assert not np.array_equal(now["conv1/kernel"], before["conv1/kernel"])
+    for name in ("bn1/moving_mean", "bn3/moving_variance", "bn2/gamma"):
+        assert np.array_equal(now[name], before[name])
+
+
+def test_full_changes_every_block_and_batch_norm_statistics(toy_plugin, tmp_path, pretrained):
+    result = run(toy_plugin, tmp_path, pretrained, strategy="full", batchnorm="train")
     assert all(changed(result, pretrained).values())
     now = after(result)
     assert not np.array_equal(now["bn1/moving_mean"], pretrained[1]["bn1/moving_mean"])
 
 
-def test_partial_trains_only_top_blocks_and_frozen_bn_stats_stay(toy_plugin, tmp_path, pretrained):
-    result = run(toy_plugin, tmp_path, pretrained, strategy="partial", trainable_blocks=1)
+@pytest.mark.parametrize("batchnorm", ["inference", "train"])
+def test_partial_trains_only_top_blocks_and_frozen_bn_stats_stay(toy_plugin, tmp_path, pretrained, batchnorm):
+    result = run(toy_plugin, tmp_path, pretrained, strategy="partial", trainable_blocks=1, batchnorm=batchnorm)
     moved = changed(result, pretrained)
-    assert moved == {"conv1": False, "bn1": False, "conv2": False, "bn2": False, "conv3": True, "bn3": True}
+    # Batch norm of the trainable block learns only with batchnorm="train".
+    assert moved == {"conv1": False, "bn1": False, "conv2": False, "bn2": False, "conv3": True,
+                     "bn3": batchnorm == "train"}
     now = after(result)
     for name in ("bn1/moving_mean", "bn1/moving_variance", "bn2/moving_mean", "bn2/moving_variance"):
         assert np.array_equal(now[name], pretrained[1][name])

@@ -460,7 +460,8 @@ def _train(plugin, recipe, bundle, parts, run, train_raw, val_raw, steps, monito
         else:
             optimizer = make_optimizer(recipe, steps)
         if recipe.strategy == "gradual":
-            callbacks.append(make_gradual_callback(parts.backbone, parts.blocks, recipe.unfreeze_every))
+            callbacks.append(make_gradual_callback(parts.backbone, parts.blocks, recipe.unfreeze_every,
+                                                   recipe.batchnorm == "inference"))
             # Slots for every weight that will ever train, before the first trace.
             was = [layer.trainable for layer in parts.backbone.layers]
             for layer in parts.backbone.layers:
@@ -506,6 +507,8 @@ def score_metrics(task, labels: np.ndarray, scores: np.ndarray) -> dict[str, flo
     import keras
 
     metrics: dict[str, float] = {}
+    if task.kind == "binary" and scores.ndim == 2 and labels.ndim == 1:
+        labels = labels.reshape(-1, 1)
     loss_fn = make_loss(task, Recipe())
     if isinstance(loss_fn, str):
         loss_fn = keras.losses.get(loss_fn)

@@ -31,6 +31,7 @@ OPTIMIZERS = ("adam", "adamw", "sgd")
 PRECISIONS = ("auto", "float32", "mixed")
 DISTRIBUTE = ("none", "mirrored", "multi-worker")
 POOLINGS = ("avg", "max")
+BATCHNORM = ("inference", "train")
 LOSSES = ("auto", "focal")
 TARGET_PATTERN = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(>=|<=|>|<)\s*([-+0-9.eE]+)\s*$")
 
@@ -42,6 +43,7 @@ _CHOICES = {
     "precision": PRECISIONS,
     "distribute": DISTRIBUTE,
     "pooling": POOLINGS,
+    "batchnorm": BATCHNORM,
     "loss": LOSSES,
 }
 
@@ -62,6 +64,7 @@ class Recipe:
     head_hidden: int = 256
     dropout: float = 0.2
     pooling: str = "avg"
+    batchnorm: str = "inference"
     regularizer: str = "none"
     reg_weight: float = 0.01
     loss: str = "auto"

@@ -1,0 +1,86 @@
+"""End to end: fine-tune, clinical report, export (TFLite, ONNX) and predict on a DICOM series."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ct_testing import recipe_for
+
+ZOO = Path(sys.executable).with_name("zoo")
+
+
+def _run(args, cwd, timeout=600):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run(args, cwd=cwd, capture_output=True, text=True, env=env, timeout=timeout)
+    assert result.returncode == 0, f"{args} exited {result.returncode}:\n{result.stderr[-3000:]}"
+    return result
+
+
+def test_a_run_gets_study_level_metrics_and_the_report_recomputes_them(ct_cache, tmp_path):
+    from zoo.training.finetune import finetune
+    from zoo_medical_ct import plugin
+    from zoo_medical_ct.report import clinical_report
+
+    recipe = recipe_for({"epochs": 1, "strategy": "linear-probe", "weights": "none", "val_fraction": 0.25,
+                         "test_fraction": 0.25}, demo_patients=12, image_size=32)
+    result = finetune(plugin, recipe, runs_dir=tmp_path, verbose=0)
+    meta = json.loads((result.path / "zoo.json").read_text())
+    assert meta["custom_objects_module"] == "zoo_medical_ct.layers"
+    patients = meta["data_metadata"]["patients"]
+    assert not set(patients["train"]) & set(patients["validation"])
+    # the analyze hook ran inside `finetune`
+    saved = json.loads((result.path / "clinical_metrics.json").read_text())
+    assert meta["decision_threshold"] == pytest.approx(saved["threshold"])
+    assert saved["validation"]["studies"] >= 2 and saved["test"]["studies"] >= 2
+    assert saved["validation"]["sensitivity"] >= 0.9                 # the target, on the studies it was chosen on
+    assert "study_roc_auc" in meta["metrics"]["validation"]
+    assert meta["deployment"]["aggregate"] == "mean"
+    assert "Data hygiene" in meta["analysis"]["model_card"]
+    assert (result.path / "plots" / "clinical_roc_pr.png").stat().st_size > 1000
+    assert "clinical_roc_pr.png" in (result.path / "MODEL_CARD.md").read_text()
+    # recomputed from the saved model: the same numbers, and the clinical section in the model card
+    report = clinical_report(result.path)
+    assert report["threshold"] == pytest.approx(saved["threshold"], abs=1e-5)
+    assert report["validation"]["roc_auc"] == pytest.approx(saved["validation"]["roc_auc"], abs=1e-6)
+    card = (result.path / "MODEL_CARD.md").read_text()
+    assert "## Clinical metrics (study level)" in card and "not for clinical use" in card
+    clinical_report(result.path)                                        # again: the section is replaced
+    assert (result.path / "MODEL_CARD.md").read_text().count("## Clinical metrics") == 1
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not ZOO.exists(), reason="the zoo command is not installed in this environment")
+def test_demo_finetune_export_predict_through_the_cli(ct_cache, tmp_path):
+    # `zoo finetune --plugin medical-ct` with no other argument (the run folder aside)
+    out = _run([str(ZOO), "finetune", "--plugin", "medical-ct", "--runs-dir", "runs"], cwd=tmp_path).stdout
+    run = next((tmp_path / "runs").iterdir())
+    meta = json.loads((run / "zoo.json").read_text())
+    assert meta["status"] == "complete" and meta["recipe"]["strategy"] == "partial"
+    validation = meta["metrics"]["validation"]
+    assert validation["auc"] > 0.75 and validation["study_roc_auc"] > 0.8, out
+    splits = meta["data_metadata"]["patients"]
+    assert sum(len(p) for p in splits.values()) == len(set().union(*map(set, splits.values()))) == 120
+    clinical = json.loads((run / "clinical_metrics.json").read_text())
+    assert clinical["threshold"] == pytest.approx(meta["decision_threshold"])
+    assert clinical["validation"]["sensitivity"] >= 0.9
+
+    report = _run([sys.executable, "-m", "zoo_medical_ct.report", str(run)], cwd=tmp_path).stdout
+    assert "validation: roc_auc=" in report and "Data hygiene" in (run / "MODEL_CARD.md").read_text()
+
+    for fmt in ("tflite", "onnx"):               # verified against Keras on raw-HU validation slices
+        text = _run([str(ZOO), "export", str(run), "--format", fmt], cwd=tmp_path).stdout
+        assert "passed" in text, text
+    folder = ct_cache / "medical-ct-demo-v1" / "CT-DEMO-004"
+    series, one_file = folder / "study1", sorted((folder / "study1").iterdir())[0]
+    predicted = _run([str(ZOO), "predict", "--json", str(run / "exports" / "model.tflite"), str(series),
+                      str(one_file)], cwd=tmp_path).stdout
+    rows = json.loads(predicted)
+    assert [row["input"] for row in rows] == [str(series), str(one_file)]    # one row per study / file
+    assert all(0.0 <= row["score"] <= 1.0 and row["threshold"] == pytest.approx(meta["decision_threshold"])
+               for row in rows)
