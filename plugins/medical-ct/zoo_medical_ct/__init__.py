@@ -49,6 +49,9 @@ plugin = Plugin(
     recipe={
         "strategy": "partial",
         "trainable_blocks": 4,
+        # The unfrozen blocks' batch norm adapts to CT windows (momentum 0.9, see backbones.py).
+        # With batch norm frozen at its ImageNet statistics, the same recipe stayed at AUC 0.50.
+        "batchnorm": "train",
         "epochs": 15,
         "batch_size": 32,
         "learning_rate": 1e-3,
