@@ -74,9 +74,9 @@ def minilm(seq: int):
     def build():
         import keras_hub
 
-        from zoo_text.backbones import minilm_preset_dir  # the offline MiniLM of the text plugin
+        from zoo_text.backbones import minilm_dir  # the offline MiniLM of the text plugin
 
-        backbone = keras_hub.models.BertBackbone.from_preset(minilm_preset_dir())
+        backbone = keras_hub.models.BertBackbone.from_preset(str(minilm_dir()))
         inputs = {k: keras.Input((seq,), dtype="int32", name=k) for k in ("token_ids", "padding_mask", "segment_ids")}
         pooled = backbone(inputs)["pooled_output"]
         return keras.Model(inputs, keras.layers.Dense(4, activation="softmax", dtype="float32")(pooled))

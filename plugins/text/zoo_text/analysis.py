@@ -1,0 +1,29 @@
+"""`Plugin.analyze` for named-entity recognition: entity-level precision, recall and F1 of a run.
+
+Called by the engine at the end of `zoo finetune` with the validation and test `(labels, scores)`;
+the entity scores join the run's metrics (`entity_precision`, `entity_recall`, `entity_f1`, shown in
+zoo.json and the model card) and the per-type breakdown is saved under `analysis` in zoo.json.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from zoo_text.entities import entity_scores, word_tags
+
+
+def analyze_ner(run_dir, recipe, validation, test) -> dict:
+    from zoo.training import rundir
+
+    class_names = rundir.read_run(Path(run_dir), require_complete=False)["class_names"]
+    metrics, details = {}, {}
+    for split, pair in (("validation", validation), ("test", test)):
+        if pair is None:
+            continue
+        labels, scores = pair
+        true, pred = word_tags(labels, scores, class_names)
+        scores_ = entity_scores(true, pred)
+        metrics[split] = {"entity_precision": scores_["precision"], "entity_recall": scores_["recall"],
+                          "entity_f1": scores_["f1"]}
+        details[split] = scores_
+    return {"metrics": metrics, "entity_scores": details}
