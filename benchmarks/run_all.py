@@ -67,6 +67,12 @@ def main() -> None:
         results.append({"script": name, "seconds": seconds, "rows": rows_of(data), "raw": data})
         for row in rows_of(data):
             print(f"   {row.get('benchmark')}: {fmt_ratio(row.get('ratio'))} goal {row.get('goal')}", flush=True)
+    if args.only and (HERE / "results.json").is_file():  # keep the other scripts' last results
+        ran = {r["script"] for r in results}
+        previous = json.loads((HERE / "results.json").read_text())["results"]
+        by_name = {r["script"]: r for r in previous if r["script"] not in ran}
+        by_name.update({r["script"]: r for r in results})
+        results = [by_name[s] for s in SCRIPTS if s in by_name]
     facts = machine()
     facts["date"] = _dt.date.today().isoformat()
     facts["total_seconds"] = round(time.time() - started, 1)

@@ -60,7 +60,8 @@ def build_head(feature_dim: int, task: TaskSpec, n_classes: int, recipe,
     inputs = keras.Input((None, feature_dim) if sequence else (feature_dim,), name="features")
     x = inputs
     if recipe.head == "mlp":
-        x = keras.layers.Dense(recipe.head_hidden, activation="gelu", name="hidden")(x)
+        # SiLU, not exact GELU: tf2onnx writes GELU as Erfc, which the ONNX checker rejects.
+        x = keras.layers.Dense(recipe.head_hidden, activation="silu", name="hidden")(x)
     if recipe.dropout:
         x = keras.layers.Dropout(recipe.dropout, name="dropout")(x)
     units = output_units(task, n_classes)

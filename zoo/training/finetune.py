@@ -159,7 +159,10 @@ def assemble(plugin, recipe: Recipe, bundle, prior=None) -> Assembly:
     backbone = spec.build(weights, signature)
     inputs = {name: keras.Input(tuple(s.shape), dtype=s.dtype, name=name) for name, s in signature.items()}
     x = inputs if len(inputs) > 1 else next(iter(inputs.values()))
-    data_prep = load_keras_model(fitted) if fitted is not None else bundle.preprocessing
+    data_prep = bundle.preprocessing
+    if fitted is not None:
+        data_prep = load_keras_model(fitted, {"custom_objects_module": plugin.custom_objects_module,
+                                              "plugin": plugin.name})
     if data_prep is not None:
         x = data_prep(x)
     if spec.preprocessing is not None:
