@@ -68,3 +68,4 @@ def toy_plugin():
     from zoo_toy import plugin
 
     return plugin
+
