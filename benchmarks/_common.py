@@ -23,7 +23,7 @@ def machine() -> dict:
     except OSError:
         pass
     facts = {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version()}
-    for name in ("tensorflow", "keras", "onnxruntime", "ai-edge-litert"):
+    for name in ("tensorflow", "keras", "keras-hub", "jax", "onnxruntime", "ai-edge-litert"):
         try:
             facts[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -74,10 +74,25 @@ def run_cli(main: Callable[..., dict], small_kwargs: dict | None = None) -> None
 
 
 def forward_flops(model, inputs) -> float:
-    """Float operations of one sample's forward pass, counted by TensorFlow's profiler.
+    """Float operations of one sample's forward pass, counted by the backend's own compiler.
 
-    `inputs` is a batch (array or dict of arrays) giving the input structure and dtypes.
+    TensorFlow: its graph profiler; JAX: XLA's cost analysis of the compiled call. `inputs` is a
+    batch (array or dict of arrays) giving the input structure and dtypes.
     """
+    import keras
+
+    if keras.backend.backend() == "jax":
+        import jax
+
+        # XLA's GPU compiler hands convolutions to cuDNN and stops counting them, and the GPU client
+        # gives no cost analysis before compiling: count on a CPU copy of the model instead.
+        one = keras.tree.map_structure(lambda x: x[:1], inputs)
+        with jax.default_device(jax.devices("cpu")[0]):
+            clone = keras.models.clone_model(model)
+            cost = jax.jit(lambda x: clone(x, training=False)).lower(one).compile().cost_analysis()
+        cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+        return float(cost["flops"])
+
     import tensorflow as tf
     from tensorflow.python.profiler.model_analyzer import profile
     from tensorflow.python.profiler.option_builder import ProfileOptionBuilder
