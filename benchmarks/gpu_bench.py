@@ -228,16 +228,17 @@ def main() -> None:
     results["measured_matmul_flops"] = {dtype: matmul_flops(dtype, n) for dtype in ("bfloat16", "float32")}
     print("matmul", json.dumps(results["measured_matmul_flops"]), flush=True)
     save()
-    models = {"resnet50": (resnet50(64 if args.tiny else 224), 8 if args.tiny else 256),
-              "minilm_l6": (minilm(32 if args.tiny else 128, args.tiny), 8 if args.tiny else 512)}
+    size, seq = (64, 32) if args.tiny else (224, 128)
+    models = {"resnet50": (resnet50(size), 8 if args.tiny else 256, f"{size} px"),
+              "minilm_l6": (minilm(seq, args.tiny), 8 if args.tiny else 512, f"{seq} tokens")}
     steps = 2 if args.tiny else 30
-    for key, ((build, make_batch), batch) in models.items():
-        row = {}
+    for key, ((build, make_batch), batch, described) in models.items():
+        row = {"input": described}
         for precision in ("float32", "bfloat16"):
             try:
                 figures = throughput(build, make_batch, batch, steps, precision)
             except ImportError as exc:  # keras-hub missing: say so, keep the other rows
-                row = {"skipped": str(exc)}
+                row = {"input": described, "skipped": str(exc)}
                 break
             achieved = figures["samples_per_s"] * figures["train_gflops_per_sample"] * 1e9
             figures["achieved_tflops"] = achieved / 1e12
@@ -249,7 +250,7 @@ def main() -> None:
                 figures["matmul_mode"] = mode
                 figures["mfu_datasheet"] = achieved / peak[mode]
             row[precision] = figures
-        if len(row) == 2:
+        if "bfloat16" in row:
             row["speedup_bf16_over_fp32"] = row["bfloat16"]["samples_per_s"] / row["float32"]["samples_per_s"]
         results["models"][key] = row
         print(key, json.dumps(row, default=str), flush=True)

@@ -40,6 +40,50 @@ def fmt_ratio(ratio) -> str:
     return f"{ratio['median']:.3f} ({ratio['min']:.3f}-{ratio['max']:.3f}, n={ratio.get('n', '?')})"
 
 
+GPU_INPUTS = {"resnet50": "224 px", "minilm_l6": "128 tokens"}  # full sizes, for files without "input"
+
+
+def gpu_section(path: Path) -> list[str]:
+    """The GPU table, from the last `benchmarks/gpu.sh` run's file (committed; CI has no GPU)."""
+    if not path.is_file():
+        return ["", "## GPU", "", "`benchmarks/gpu.sh` has not been run on a GPU yet."]
+    gpu = json.loads(path.read_text())
+    m = gpu.get("machine", {})
+    matmul = gpu.get("measured_matmul_flops", {})
+    versions = ", ".join(f"{k} {m[k]}" for k in ("keras", "keras-hub", "jax", "tensorflow") if k in m)
+    lines = ["", "## GPU", "",
+             f"`benchmarks/gpu.sh`, run {gpu.get('date', '?')} on one {gpu.get('accelerator')} (Keras backend "
+             f"{gpu.get('backend')}; {versions}; Python {m.get('python', '?')}). Measured matrix product in the "
+             f"same run: bfloat16 {matmul.get('bfloat16', 0) / 1e12:.0f} TFLOP/s, float32 "
+             f"{matmul.get('float32', 0) / 1e12:.0f} TFLOP/s. Training step on a batch already on the device; "
+             "FLOPs per sample = 3 x the forward pass counted by the backend's compiler."
+             + (" On JAX both columns are compiled by XLA (the backend has no other mode), and float32 "
+                "matrix products run as TensorFloat-32 (the measured float32 rate is above the float32 peak)."
+                if gpu.get("backend") == "jax" else ""), "",
+             "| model | batch | float32 samples/s | bfloat16 + XLA samples/s | bf16 / fp32 | train GFLOP/sample "
+             "| bf16 TFLOP/s | MFU (datasheet peak) | of measured matmul |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for name, row in gpu.get("models", {}).items():
+        if "bfloat16" not in row:
+            lines.append(f"| {name} | {row} | | | | | | | |")
+            continue
+        f32, bf16 = row["float32"], row["bfloat16"]
+        mfu = bf16.get("mfu_datasheet")
+        lines.append(f"| {name} ({row.get('input') or GPU_INPUTS.get(name, '?')}) | {bf16['batch']} | {f32['samples_per_s']:.0f} | {bf16['samples_per_s']:.0f} | "
+                     f"{row['speedup_bf16_over_fp32']:.2f}x | {bf16['train_gflops_per_sample']:.2f} | "
+                     f"{bf16['achieved_tflops']:.0f} | {'' if mfu is None else f'{mfu:.1%}'} | "
+                     f"{bf16['utilisation_of_measured_matmul']:.1%} |")
+    probe = gpu.get("linear_probe")
+    if probe:
+        lines += ["", f"Cached linear probe / naive frozen fit on the GPU ({probe['images']} images at {probe['size']} px, "
+                  f"{probe['epochs']} epochs, MobileNetV2): {probe['speedup_warm']:.1f}x with compiled functions "
+                  f"reused ({probe['naive_warm_s']:.1f} s vs {probe['cached_warm_s']:.1f} s), "
+                  f"{probe['speedup_cold']:.1f}x counting the first call's compilation "
+                  f"({probe['naive_cold_s']:.1f} s vs {probe['cached_cold_s']:.1f} s); validation accuracy "
+                  f"{probe['naive_val_accuracy']:.3f} naive, {probe['cached_val_accuracy']:.3f} cached."]
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--small", action="store_true")
@@ -75,12 +119,14 @@ def main() -> None:
         results = [by_name[s] for s in SCRIPTS if s in by_name]
     facts = machine()
     facts["date"] = _dt.date.today().isoformat()
-    facts["total_seconds"] = round(time.time() - started, 1)
+    # the scripts' own times, summed over the page (with --only, some are from the previous run)
+    facts["total_seconds"] = round(sum(r.get("seconds", 0) for r in results), 1)
+    facts["this_run_seconds"] = round(time.time() - started, 1)
     (HERE / "results.json").write_text(json.dumps({"machine": facts, "results": results}, indent=2, default=str))
     lines = ["# Benchmark results", "",
              f"Measured {facts['date']} on {facts['cpu']} ({facts['cores']} cores), TensorFlow "
              f"{facts.get('tensorflow')}, Keras {facts.get('keras')}, Python {facts['python']}; "
-             f"`make bench` took {facts['total_seconds'] / 60:.1f} min"
+             f"the scripts took {facts['total_seconds'] / 60:.1f} min in all"
              + (" (--small)." if args.small else "."), "",
              "Each ratio is the median of side-by-side measurements in one process run (min-max, n pairs).", "",
              "| benchmark | compared | ratio | goal | verdict |", "| --- | --- | --- | --- | --- |"]
@@ -92,6 +138,7 @@ def main() -> None:
             verdict = "n/a" if passed is None else ("pass" if passed else "falls short")
             lines.append(f"| {row.get('benchmark')} | {row.get('compared')} | {fmt_ratio(row.get('ratio'))} | "
                          f"{row.get('goal')} | {verdict} |")
+    lines += gpu_section(HERE / "gpu_results.json")
     notes = HERE / "NOTES.md"
     if notes.is_file():
         lines += ["", notes.read_text().strip()]

@@ -6,7 +6,7 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import pip_install_target, write_distribution, zoo
+from zoo_cli_helpers import pip_install_target, write_distribution, zoo
 
 KERAS_FILE_EXPORTER = '''
 import numpy as np

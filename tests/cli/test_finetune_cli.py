@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import zoo
+from zoo_cli_helpers import zoo
 
 
 def runs(folder):

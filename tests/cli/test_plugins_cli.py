@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from conftest import pip_install_target, write_distribution, zoo
+from zoo_cli_helpers import pip_install_target, write_distribution, zoo
 
 GOOD = '''
 from zoo.api import BackboneSpec, DataAdapter, Plugin, TaskSpec

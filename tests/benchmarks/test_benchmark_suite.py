@@ -1,0 +1,67 @@
+"""The benchmark suite's own machinery: the results page and the GPU script (run small on the CPU)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+sys.path.insert(0, str(BENCH))
+
+import run_all  # noqa: E402
+
+
+def test_rows_of_accepts_every_result_shape():
+    row = {"benchmark": "b", "compared": "x / y", "ratio": {"median": 2.0, "min": 1.5, "max": 3.0, "n": 3},
+           "goal": ">= 1", "passed": True}
+    assert run_all.rows_of(row) == [row]
+    assert run_all.rows_of({"rows": [row, row]}) == [row, row]
+    assert run_all.rows_of([row]) == [row]
+    unknown = run_all.rows_of({"something": 1})
+    assert unknown[0]["benchmark"] == "?" and "something" in unknown[0]["compared"]
+    assert run_all.fmt_ratio(row["ratio"]) == "2.000 (1.500-3.000, n=3)"
+
+
+def test_gpu_section_reports_the_measured_file(tmp_path):
+    results = {
+        "date": "2026-01-02", "accelerator": "NVIDIA H200", "backend": "tensorflow",
+        "machine": {"keras": "3.15.1", "python": "3.12.3"},
+        "measured_matmul_flops": {"bfloat16": 7.5e14, "float32": 4e14},
+        "models": {"resnet50": {
+            "float32": {"samples_per_s": 1000.0, "batch": 256, "train_gflops_per_sample": 22.4,
+                        "achieved_tflops": 22.4, "utilisation_of_measured_matmul": 0.056},
+            "bfloat16": {"samples_per_s": 2500.0, "batch": 256, "train_gflops_per_sample": 22.4,
+                         "achieved_tflops": 56.0, "utilisation_of_measured_matmul": 0.0747,
+                         "mfu_datasheet": 0.0566},
+            "speedup_bf16_over_fp32": 2.5}},
+    }
+    path = tmp_path / "gpu_results.json"
+    path.write_text(json.dumps(results))
+    text = "\n".join(run_all.gpu_section(path))
+    assert "2026-01-02" in text and "NVIDIA H200" in text and "750 TFLOP/s" in text
+    assert "| resnet50 (224 px) | 256 | 1000 | 2500 | 2.50x | 22.40 | 56 | 5.7% | 7.5% |" in text
+    assert "has not been run" in "\n".join(run_all.gpu_section(tmp_path / "missing.json"))
+
+
+@pytest.mark.slow
+def test_gpu_script_runs_small_on_the_cpu(tmp_path):
+    out = tmp_path / "gpu.json"
+    proc = subprocess.run([sys.executable, "gpu_bench.py", "--tiny", "--out", str(out)], cwd=BENCH, text=True,
+                          capture_output=True, timeout=600, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    results = json.loads(out.read_text())
+    assert results["tiny"] and results["backend"] == "tensorflow"
+    for name in ("resnet50", "minilm_l6"):
+        row = results["models"][name]
+        assert row["float32"]["samples_per_s"] > 0 and row["bfloat16"]["samples_per_s"] > 0
+        assert row["float32"]["train_gflops_per_sample"] > 0.1  # counted by TensorFlow's profiler
+    probe = results["linear_probe"]
+    assert probe["naive_warm_s"] > 0 and probe["cached_warm_s"] > 0 and probe["speedup_warm"] > 0
+    assert results["measured_matmul_flops"]["float32"] > 1e8
+    # the results page renders this run's file
+    assert "| resnet50 (64 px) | 8 |" in "\n".join(run_all.gpu_section(out))
