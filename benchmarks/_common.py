@@ -42,10 +42,14 @@ def alternate(a: Callable[[], float | None], b: Callable[[], float | None], repe
     return ta, tb
 
 
+def summary(values: list[float]) -> dict:
+    """Median, min, max and count of `values` (the form every row of the results page uses)."""
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
+
+
 def ratio_summary(num: list[float], den: list[float]) -> dict:
     """Median, min and max of the pairwise ratios num[i] / den[i]."""
-    ratios = [n / d for n, d in zip(num, den)]
-    return {"median": statistics.median(ratios), "min": min(ratios), "max": max(ratios), "n": len(ratios)}
+    return summary([n / d for n, d in zip(num, den)])
 
 
 def report(name: str, compared: str, summary: dict, goal: str, passed: bool | None, extra: dict | None = None) -> dict:

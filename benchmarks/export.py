@@ -23,7 +23,6 @@ import argparse
 import json
 import logging
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -33,6 +32,8 @@ from typing import Any, Callable
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
+
+from _common import summary
 
 logger = logging.getLogger("benchmarks.export")
 
@@ -106,10 +107,6 @@ def _time_calls(fn: Callable[[], Any], calls: int) -> float:
     return (time.perf_counter() - start) / calls * 1000.0
 
 
-def _summary(values: list[float]) -> dict[str, float]:
-    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
-
-
 def measure_alternating(
     runners: dict[str, Callable[[], Any]], repeats: int, calls: int
 ) -> dict[str, list[float]]:
@@ -125,7 +122,7 @@ def measure_alternating(
 
 
 def _ratio(times: dict[str, list[float]], num: str, den: str) -> dict[str, float]:
-    return _summary([a / b for a, b in zip(times[num], times[den])])
+    return summary([a / b for a, b in zip(times[num], times[den])])
 
 
 def _rows(results: dict[str, Any]) -> list[dict[str, Any]]:
@@ -147,6 +144,10 @@ def _rows(results: dict[str, Any]) -> list[dict[str, Any]]:
     rows.append({"benchmark": "export onnxruntime latency", "compared": "ONNX Runtime / SavedModel latency, batch 1",
                  "ratio": results["onnxruntime_over_savedmodel"], "goal": "<= 0.8",
                  "passed": results["goals"]["onnxruntime_over_savedmodel"]["met"]})
+    onnx_diff = results["max_abs_diff_vs_keras"].get("onnx/none")
+    if onnx_diff is not None:
+        rows.append({"benchmark": "export onnx max abs diff", "compared": "max |ONNX Runtime - Keras| (probabilities)",
+                     "ratio": fixed(onnx_diff), "goal": "<= 1e-4", "passed": onnx_diff <= 1e-4})
     change = results["accuracy_change_points"]["int8"]
     rows.append({"benchmark": "export int8 accuracy", "compared": "int8 - Keras held-out accuracy (points)",
                  "ratio": fixed(change), "goal": ">= -1 point", "passed": change >= -1})
@@ -203,6 +204,7 @@ def main(small: bool = True, json_path: str | None = None) -> dict[str, Any]:
     calibration = {"image": x_train[: cfg["calibration_samples"]]}
     results: dict[str, Any] = {"config": cfg, "keras_accuracy": keras_acc}
     verification: dict[str, str] = {}
+    max_diff: dict[str, float] = {}
 
     with tempfile.TemporaryDirectory(prefix="zoo-bench-export-") as tmp:
         out = Path(tmp)
@@ -216,6 +218,7 @@ def main(small: bool = True, json_path: str | None = None) -> dict[str, Any]:
             try:
                 report = export_model(model, exporter, out / name, **kwargs)
                 verification[key] = report.verification.reason
+                max_diff[key] = report.verification.max_abs_diff
             except ExportError as exc:  # keep measuring; the table says it failed
                 verification[key] = f"FAILED: {exc}"
                 report = export_model(model, exporter, out / name, verify=False, **kwargs)
@@ -226,6 +229,7 @@ def main(small: bool = True, json_path: str | None = None) -> dict[str, Any]:
         onnx_report = export(onnx_format.exporter, "model.onnx")
         sm_report = export(savedmodel.exporter, "model_savedmodel")
         results["verification"] = verification
+        results["max_abs_diff_vs_keras"] = max_diff
 
         sizes = {mode: tfl[mode].size_bytes for mode in MODES}
         results["tflite_size_bytes"] = sizes
@@ -249,7 +253,7 @@ def main(small: bool = True, json_path: str | None = None) -> dict[str, Any]:
         runners["onnxruntime"] = lambda: ort_runner(one)
         runners["savedmodel"] = lambda: sm_runner(one)
         times = measure_alternating(runners, cfg["repeats"], cfg["calls_per_repeat"])
-        results["latency_ms_batch1"] = {name: _summary(v) for name, v in times.items()}
+        results["latency_ms_batch1"] = {name: summary(v) for name, v in times.items()}
         results["litert_latency_ratio"] = {m: _ratio(times, f"litert/{m}", "litert/none") for m in MODES}
         results["onnxruntime_over_savedmodel"] = _ratio(times, "onnxruntime", "savedmodel")
 

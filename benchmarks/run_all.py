@@ -37,7 +37,11 @@ def rows_of(result) -> list[dict]:
 def fmt_ratio(ratio) -> str:
     if not isinstance(ratio, dict):
         return "" if ratio is None else str(ratio)
-    return f"{ratio['median']:.3f} ({ratio['min']:.3f}-{ratio['max']:.3f}, n={ratio.get('n', '?')})"
+    small = 0 < abs(ratio["median"]) < 0.01
+    spec = ".2e" if small else ".3f"
+    if ratio.get("n") == 1 or ratio["min"] == ratio["max"]:
+        return f"{ratio['median']:{spec}} (n=1)" if ratio.get("n") == 1 else f"{ratio['median']:{spec}}"
+    return f"{ratio['median']:{spec}} ({ratio['min']:{spec}}-{ratio['max']:{spec}}, n={ratio.get('n', '?')})"
 
 
 GPU_INPUTS = {"resnet50": "224 px", "minilm_l6": "128 tokens"}  # full sizes, for files without "input"
