@@ -73,7 +73,9 @@ def gpu_section(path: Path) -> list[str]:
             continue
         f32, bf16 = row["float32"], row["bfloat16"]
         mfu = bf16.get("mfu_datasheet")
-        lines.append(f"| {name} ({row.get('input') or GPU_INPUTS.get(name, '?')}) | {bf16['batch']} | {f32['samples_per_s']:.0f} | {bf16['samples_per_s']:.0f} | "
+        described = row.get("input") or GPU_INPUTS.get(name, "?")
+        lines.append(f"| {name} ({described}) | {bf16['batch']} | {f32['samples_per_s']:.0f} | "
+                     f"{bf16['samples_per_s']:.0f} | "
                      f"{row['speedup_bf16_over_fp32']:.2f}x | {bf16['train_gflops_per_sample']:.2f} | "
                      f"{bf16['achieved_tflops']:.0f} | {'' if mfu is None else f'{mfu:.1%}'} | "
                      f"{bf16['utilisation_of_measured_matmul']:.1%} |")
