@@ -413,10 +413,7 @@ def float_input(array, column: str, source: str) -> np.ndarray:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    typ = array.type
-    if pa.types.is_dictionary(typ):
-        array = array.cast(typ.value_type)
-        typ = array.type
+    array, typ = sch.decoded(array)
     if pa.types.is_string(typ) or pa.types.is_large_string(typ):
         words = set(pc.unique(pc.utf8_lower(pc.utf8_trim_whitespace(array.drop_null()))).to_pylist()) - {""}
         if words and words <= (sch.TRUE_WORDS | sch.FALSE_WORDS) and not all(_is_number(w) for w in words):

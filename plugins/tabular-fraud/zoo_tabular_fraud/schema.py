@@ -276,10 +276,7 @@ def parse_times(array) -> np.ndarray:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    typ = array.type
-    if pa.types.is_dictionary(typ):
-        array = array.cast(typ.value_type)
-        typ = array.type
+    array, typ = decoded(array)
     if pa.types.is_date(typ):
         array = array.cast(pa.timestamp("s"))
         typ = array.type
@@ -329,6 +326,15 @@ def _parse_iso_texts(texts) -> np.ndarray:
     return out
 
 
+def decoded(array):
+    """`(array, its type)` with a dictionary encoding undone (how pyarrow reads repeated strings)."""
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(array.type):
+        array = array.cast(array.type.value_type)
+    return array, array.type
+
+
 def _to_float(array) -> np.ndarray:
     import pyarrow as pa
 
@@ -341,10 +347,7 @@ def to_booleans(array, column: str, source: str) -> np.ndarray:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    typ = array.type
-    if pa.types.is_dictionary(typ):
-        array = array.cast(typ.value_type)
-        typ = array.type
+    array, typ = decoded(array)
     if pa.types.is_null(typ):
         return np.full(len(array), np.nan, "float32")
     if pa.types.is_boolean(typ) or pa.types.is_integer(typ) or pa.types.is_floating(typ):
@@ -374,10 +377,7 @@ def to_numbers(array, column: str, source: str) -> np.ndarray:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    typ = array.type
-    if pa.types.is_dictionary(typ):
-        array = array.cast(typ.value_type)
-        typ = array.type
+    array, typ = decoded(array)
     if pa.types.is_null(typ):
         return np.full(len(array), np.nan, "float32")
     if pa.types.is_boolean(typ):
