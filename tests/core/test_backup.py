@@ -49,3 +49,22 @@ def test_backup_restores_weights_optimizer_state_and_epoch(tmp_path):
     assert any(np.abs(m).sum() > 0 for m in seen["moments"])  # Adam's moments, not fresh zeros
     assert len(history.history["loss"]) == 2  # epochs 2 and 3 only
     assert not tmp_path.exists() or not any(tmp_path.glob("*.npz"))  # removed once training completes
+
+
+def test_a_backup_of_the_earlier_format_still_resumes(tmp_path):
+    """Runs interrupted before the `.npz` format wrote `epoch-N.weights.h5` and a state without counts."""
+    import json
+
+    import keras
+
+    from zoo.training.callbacks import AtomicBackupAndRestore
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(32, 4)).astype("float32"), rng.normal(size=(32, 2)).astype("float32")
+    old = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    old.save_weights(tmp_path / "epoch-3.weights.h5")
+    (tmp_path / "state.json").write_text(json.dumps({"epoch": 3, "weights": "epoch-3.weights.h5"}))
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    model.compile(optimizer="adam", loss="mse")
+    history = model.fit(x, y, epochs=4, verbose=0, callbacks=[AtomicBackupAndRestore(str(tmp_path))])
+    assert len(history.history["loss"]) == 1  # only epoch 3 was left to run

@@ -119,6 +119,10 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         state = json.loads(self._state.read_text())
         if self.model.optimizer is not None and not self.model.optimizer.built:
             self.model.optimizer.build(self.model.trainable_variables)
+        if "weights_count" not in state:  # a backup of the earlier format: Keras weights, no optimizer state
+            self.model.load_weights(Path(self.backup_dir) / state["weights"])
+            self.model._initial_epoch = state["epoch"]
+            return
         with np.load(Path(self.backup_dir) / state["weights"]) as saved:
             self.model.set_weights([saved[f"w{i}"] for i in range(state["weights_count"])])
             variables = self._optimizer_variables()
