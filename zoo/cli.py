@@ -138,8 +138,12 @@ def plugins_info(name: str, as_json: bool) -> None:
         for wname, wdesc in b["weights"].items():
             default = " (default)" if wname == b["default_weights"] else ""
             click.echo(f"      weights {wname}{default}: {wdesc}")
-    if info["data_options"]:
-        click.echo("plugin options (-o KEY=VALUE): " + ", ".join(f"{k}={v}" for k, v in info["data_options"].items()))
+    specs = plugin.option_specs()
+    if specs:
+        click.echo("plugin options (-o KEY=VALUE):")
+        for key, spec in specs.items():
+            click.echo(f"  {key:<22} {spec.help or '(no help given)'}")
+            click.echo(f"  {'':<22} {spec.describe()}")
     click.echo("default recipe: " + json.dumps(info["recipe"]))
 
 
@@ -210,7 +214,6 @@ def recipe_options(func):
 def finetune(plugin_name, data, config, options, runs_dir, resume, **values):
     """Fine-tune a plugin's pretrained backbone; write a run folder under runs/."""
     from zoo.training import rundir
-    from zoo.training.recipe import Recipe
 
     overrides = {k: v for k, v in values.items() if v is not None}
     if options:
@@ -220,14 +223,14 @@ def finetune(plugin_name, data, config, options, runs_dir, resume, **values):
         if plugin_name and plugin_name != meta["plugin"]:
             raise ConfigError(f"--plugin {plugin_name} differs from the run's plugin {meta['plugin']}")
         plugin = registry.get_plugin(meta["plugin"])
-        recipe = Recipe.resolve(meta["recipe"], option_defaults=plugin.data.options)
+        recipe = plugin.resolve_recipe(base=meta["recipe"])
         data = meta.get("data")
     else:
         if not plugin_name:
             names = ", ".join(e.name for e in registry.list_plugins() if e.status == "ok") or "none"
             raise ConfigError(f"--plugin is required; installed plugins: {names}")
         plugin = registry.get_plugin(plugin_name)
-        recipe = Recipe.resolve(plugin.recipe, config, overrides, option_defaults=plugin.data.options)
+        recipe = plugin.resolve_recipe(config, overrides)
     from zoo.training.finetune import finetune as run_finetune
 
     verbose = 1 if sys.stdout.isatty() else 2
@@ -250,13 +253,12 @@ def finetune(plugin_name, data, config, options, runs_dir, resume, **values):
 def pretrain(plugin_name, data, config, options, runs_dir, **values):
     """Self-supervised pretraining on unlabelled data; `zoo finetune --weights RUN` starts from it."""
     from zoo.training.pretrain import run_pretrain
-    from zoo.training.recipe import Recipe
 
     overrides = {k: v for k, v in values.items() if v is not None}
     if options:
         overrides["options"] = _parse_options(options)
     plugin = registry.get_plugin(plugin_name)
-    recipe = Recipe.resolve(plugin.recipe, config, overrides, option_defaults=plugin.data.options)
+    recipe = plugin.resolve_recipe(config, overrides)
     run, metrics = run_pretrain(plugin, recipe, data, runs_dir)
     click.echo(f"pretraining run: {run}")
     if metrics:
@@ -369,8 +371,10 @@ def predict(target, inputs, threshold, as_json):
             click.echo(f"{row['input']}: {', '.join(row['labels']) or '-'}")
         elif "tags" in row:
             click.echo(f"{row['input']}: {' '.join(row['tags'])}")
-        else:
+        elif "value" in row:
             click.echo(f"{row['input']}: {row['value']}")
+        else:  # a task kind of a plugin's own: its decoded fields
+            click.echo(f"{row['input']}: " + json.dumps({k: v for k, v in row.items() if k != "input"}))
 
 
 def main() -> None:

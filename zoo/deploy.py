@@ -16,13 +16,11 @@ import logging
 from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
 
 from zoo import registry
 from zoo.errors import ConfigError, RunError
 from zoo.loading import import_custom_objects, load_run
 from zoo.training import rundir
-from zoo.training.recipe import Recipe
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +43,7 @@ def export_run(run: str | Path, fmt: str, *, quantize: str = "none", out: str | 
         exporter.check_options(options)
     meta, model = load_run(run)
     plugin = registry.get_plugin(meta["plugin"])
-    recipe = Recipe.resolve(meta["recipe"], option_defaults=plugin.data.options)
+    recipe = plugin.resolve_recipe(base=meta["recipe"])
     bundle = load_data(plugin, recipe, meta.get("data"))
     verify_inputs = plugin.data.samples(bundle, "validation", samples)
     calibration = plugin.data.samples(bundle, "train", calibration_samples) if quantize == "int8" else None
@@ -67,16 +65,15 @@ def export_run(run: str | Path, fmt: str, *, quantize: str = "none", out: str | 
         "preprocessing": meta.get("preprocessing", "inside the model: the artifact takes raw inputs"),
         "decision_threshold": meta.get("decision_threshold"),
         "model_sha256": meta.get("model_sha256"),
+        "options": dict(recipe.options),
     }
     sidecar["deployment"] = meta.get("deployment") or {}
+    task = plugin.task
+    threshold = meta.get("decision_threshold")
     return export_model(model, exporter, out, samples=verify_inputs, calibration=calibration, options=options,
-                        input_signature=signature, task_kind=_export_kind(meta["task"]["kind"]), sidecar=sidecar,
-                        verify=verify, force=force)
-
-
-def _export_kind(kind: str) -> str:
-    """The verifier compares top-1 decisions per sample or, for (N, T, C) outputs, per token."""
-    return "multiclass" if kind == "token-multiclass" else kind
+                        input_signature=signature, task_kind=task.kind, sidecar=sidecar,
+                        verify=verify, force=force,
+                        agreement=lambda reference, produced: task.agreement(reference, produced, threshold))
 
 
 def _open(target: Path):
@@ -104,36 +101,26 @@ def predict(target: str | Path, inputs: Sequence[str], threshold: float | None =
     target = Path(target)
     runner, meta = _open(target)
     plugin = registry.get_plugin(meta["plugin"])
+    from zoo import contract
+
     signature = {k: _spec(v) for k, v in (meta.get("input_signature") or {}).items()}
-    deployment = meta.get("deployment") or {}
-    if deployment:
-        arrays = plugin.data.read_inputs([str(p) for p in inputs], signature, deployment=deployment)
-    else:
-        arrays = plugin.data.read_inputs([str(p) for p in inputs], signature)
-    scores = runner(arrays)
-    rows = plugin.data.group_predictions([str(p) for p in inputs], arrays, scores)
-    kind = meta["task"]["kind"]
+    options = _options(plugin, meta)
+    rows = contract.read_rows(plugin, [str(p) for p in inputs], signature, options, meta.get("deployment") or {})
+    scores = runner(rows.inputs)
+    grouped = contract.group_rows(plugin, rows, scores, options)
     names = meta["class_names"]
-    cut = threshold if threshold is not None else (meta.get("decision_threshold") or 0.5)
-    out = []
-    for name, score in rows:
-        raw = np.asarray(score, dtype=float)
-        score = raw.reshape(-1)
-        row: dict[str, Any] = {"input": name}
-        if kind == "token-multiclass":
-            row.update(tags=[names[t] for t in raw.argmax(-1).reshape(-1)])
-        elif kind == "multiclass":
-            top = int(score.argmax())
-            row.update(label=names[top], score=float(score[top]), scores=dict(zip(names, score.tolist())))
-        elif kind == "binary":
-            p = float(score[0])
-            row.update(label=names[1] if p >= cut else names[0], score=p, threshold=cut)
-        elif kind == "multilabel":
-            row.update(labels=[n for n, s in zip(names, score) if s >= cut], scores=dict(zip(names, score.tolist())))
-        else:
-            row.update(value=score.tolist() if len(score) > 1 else float(score[0]))
-        out.append(row)
-    return out
+    cut = threshold if threshold is not None else meta.get("decision_threshold")
+    return [{"input": name, **plugin.task.decode(score, names, cut)} for name, score in grouped]
+
+
+def _options(plugin, meta: dict):
+    """The plugin options a run (its recipe) or an export (its sidecar) was made with."""
+    from types import SimpleNamespace
+
+    values = meta.get("options")
+    if values is None:
+        values = (meta.get("recipe") or {}).get("options")
+    return plugin.options_for(SimpleNamespace(options=values or {}))
 
 
 def _spec(data):

@@ -7,7 +7,6 @@ from pathlib import Path
 from zoo import registry
 from zoo.loading import load_run
 from zoo.training import rundir
-from zoo.training.recipe import Recipe
 
 
 def evaluate_run(run: str | Path, data: str | None = None) -> tuple[dict[str, float], str]:
@@ -17,7 +16,7 @@ def evaluate_run(run: str | Path, data: str | None = None) -> tuple[dict[str, fl
     run = Path(run)
     meta, model = load_run(run)
     plugin = registry.get_plugin(meta["plugin"])
-    recipe = Recipe.resolve(meta["recipe"], option_defaults=plugin.data.options)
+    recipe = plugin.resolve_recipe(base=meta["recipe"])
     source = data if data is not None else meta.get("data")
     bundle = load_data(plugin, recipe, source)
     split, dataset = ("test", bundle.test) if bundle.test is not None else ("validation", bundle.validation)

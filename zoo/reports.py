@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from zoo.metrics import binary_curves, confusion_matrix
 from zoo.training.rundir import atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -22,35 +23,9 @@ def _pyplot():
     return plt
 
 
-def binary_curves(labels: np.ndarray, scores: np.ndarray) -> dict[str, Any]:
-    """ROC and precision-recall curves, and their areas, from labels and positive-class scores."""
-    labels = labels.reshape(-1).astype(int)
-    scores = scores.reshape(-1).astype(float)
-    order = np.argsort(-scores, kind="stable")
-    y = labels[order]
-    tp = np.cumsum(y)
-    fp = np.cumsum(1 - y)
-    pos, neg = max(int(y.sum()), 1), max(int((1 - y).sum()), 1)
-    tpr = np.concatenate([[0.0], tp / pos])
-    fpr = np.concatenate([[0.0], fp / neg])
-    precision = np.concatenate([[1.0], tp / np.maximum(tp + fp, 1)])
-    recall = tpr
-    return {
-        "fpr": fpr, "tpr": tpr, "precision": precision, "recall": recall,
-        "roc_auc": float(np.trapezoid(tpr, fpr)),
-        "pr_auc": float(np.sum(np.diff(recall) * precision[1:])),
-    }
-
-
-def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, n: int) -> np.ndarray:
-    matrix = np.zeros((n, n), dtype=int)
-    for t, p in zip(labels.reshape(-1).astype(int), predicted.reshape(-1).astype(int)):
-        matrix[t, p] += 1
-    return matrix
-
-
-def write_plots(run: Path, history: list[dict], task, class_names: list[str], labels, scores) -> list[str]:
-    """Loss and metric curves; confusion matrix (classification); ROC and PR (binary)."""
+def write_plots(run: Path, history: list[dict], task, class_names: list[str], labels, scores,
+                threshold: float | None = None) -> list[str]:
+    """Loss and metric curves; confusion matrix (tasks that predict classes); ROC and PR (one score, 2 classes)."""
     plt = _pyplot()
     plots = Path(run) / "plots"
     plots.mkdir(exist_ok=True)
@@ -71,11 +46,8 @@ def write_plots(run: Path, history: list[dict], task, class_names: list[str], la
         fig.savefig(plots / "curves.png", dpi=90)
         plt.close(fig)
         written.append("curves.png")
-    if task.kind in ("multiclass", "binary") and labels is not None and len(labels):
-        if task.kind == "binary":
-            predicted = (scores.reshape(-1) >= 0.5).astype(int)
-        else:
-            predicted = scores.argmax(axis=-1)
+    predicted = task.predicted_classes(scores, threshold) if labels is not None and len(labels) else None
+    if predicted is not None and class_names:
         matrix = confusion_matrix(labels, predicted, len(class_names))
         fig, ax = plt.subplots(figsize=(1.2 + 0.6 * len(class_names),) * 2)
         ax.imshow(matrix, cmap="Blues")
@@ -90,7 +62,8 @@ def write_plots(run: Path, history: list[dict], task, class_names: list[str], la
         fig.savefig(plots / "confusion_matrix.png", dpi=90)
         plt.close(fig)
         written.append("confusion_matrix.png")
-    if task.kind == "binary" and labels is not None and len(labels):
+    single = scores is not None and np.asarray(scores).ndim <= 2 and np.asarray(scores).reshape(len(scores), -1).shape[1] == 1
+    if predicted is not None and len(class_names) == 2 and single:
         curves = binary_curves(labels, scores)
         fig, axes = plt.subplots(1, 2, figsize=(8, 3.6))
         axes[0].plot(curves["fpr"], curves["tpr"])

@@ -202,6 +202,7 @@ def export_model(
     sidecar: Mapping[str, Any] | None = None,
     verify: bool = True,
     force: bool = False,
+    agreement: Any = None,
 ) -> ExportReport:
     """Convert `model` with `exporter`, verify the artifact, then write it and its sidecar.
 
@@ -218,6 +219,8 @@ def export_model(
         sidecar: caller's metadata (source run, plugin, class names, preprocessing...),
             written first into `<artifact>.zoo.json`.
         verify: False skips verification (the sidecar says so).
+        agreement: optional `(reference, produced) -> (name, fraction) | None`: what decision
+            agreement means for this model (see `zoo_export.verify.verify`).
         force: replace an existing `out_path`.
 
     Raises:
@@ -283,7 +286,8 @@ def export_model(
             runner = exporter.load(str(tmp))
             tolerance = tolerance_for(options, details.get("calibration_samples"))
             report = verify_artifact(
-                export_source, runner, samples, task_kind=task_kind, tolerance=tolerance
+                export_source, runner, samples, task_kind=task_kind, tolerance=tolerance,
+                agreement=agreement,
             )
             del runner  # release the runtime's hold on the file before renaming
             if not report.passed:

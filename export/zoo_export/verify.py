@@ -9,6 +9,10 @@ same decision:
   the outputs are logits, i.e. leave [0, 1]);
 - regression: no agreement (None).
 
+A caller that knows better what agreement means (a task kind of its own, a decision
+threshold chosen on validation) passes `agreement`, a function `(reference, produced) ->
+(name, fraction)` or None (compare by value only); `task_kind` is then only a label.
+
 Per-format tolerances (`tolerance_for`):
 
 | quantize | passes when |
@@ -26,7 +30,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -133,6 +137,7 @@ def verify(
     *,
     task_kind: str | None,
     tolerance: Tolerance,
+    agreement: Callable[[np.ndarray, np.ndarray], tuple[str, float] | None] | None = None,
 ) -> VerificationReport:
     """Run `runner` and the Keras model on `samples` and compare their outputs.
 
@@ -143,6 +148,8 @@ def verify(
         task_kind: "multiclass", "binary", "multilabel", "regression"; None infers it
             (several output columns: multiclass; outputs in [0, 1]: binary; else regression).
         tolerance: from `tolerance_for`.
+        agreement: optional `(reference, produced) -> (name, fraction) | None` replacing the
+            kind's decision agreement; `task_kind` is then any label.
 
     Example:
 
@@ -155,7 +162,7 @@ def verify(
     from zoo_export._keras import KerasRunner
 
     reference_runner = keras_model if isinstance(keras_model, Runner) else KerasRunner(keras_model)
-    if task_kind is not None and task_kind not in TASK_KINDS:
+    if agreement is None and task_kind is not None and task_kind not in TASK_KINDS:
         raise ExportError(f"unknown task kind {task_kind!r}; one of {', '.join(TASK_KINDS)}")
     reference = reference_runner(samples)
     produced = runner(samples)
@@ -181,8 +188,13 @@ def verify(
     diff = np.abs(produced.astype(np.float64) - reference.astype(np.float64))
     max_diff, mean_diff = float(diff.max()), float(diff.mean())
 
+    custom = agreement
     agreement = agreement_kind = None
-    if kind != "regression":
+    if custom is not None:
+        decided = custom(reference, produced)
+        if decided is not None:
+            agreement_kind, agreement = decided[0], float(decided[1])
+    elif kind != "regression":
         if kind == "multiclass" and reference.shape[-1] > 1:
             agreement_kind = "top-1"
             threshold = 0.0

@@ -14,23 +14,13 @@ head = build_head(1280, TaskSpec("binary"), n_classes=2, recipe=Recipe(head="mlp
 
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
-from zoo.api import TaskSpec
 from zoo.errors import ConfigError
 
 
-def output_units(task: TaskSpec, n_classes: int) -> int:
-    if task.kind in ("multiclass", "token-multiclass"):
-        if n_classes < 2:
-            raise ConfigError(f"a multiclass task needs at least 2 classes, the data has {n_classes}")
-        return n_classes
-    if task.kind == "binary":
-        return 1
-    if task.kind == "multilabel":
-        return n_classes
-    return max(1, n_classes)
+def output_units(task, n_classes: int) -> int:
+    return task.output_units(n_classes)
 
 
 def build_pooling(feature_shape: Sequence[int | None], recipe):
@@ -48,12 +38,13 @@ def build_pooling(feature_shape: Sequence[int | None], recipe):
     return None
 
 
-def build_head(feature_dim: int, task: TaskSpec, n_classes: int, recipe,
+def build_head(feature_dim: int, task, n_classes: int, recipe,
                class_prior: Sequence[float] | None = None, name: str = "head", sequence: bool = False):
     """Optional MLP with dropout, then the task's output layer, on pooled features.
 
-    For a binary task the output bias starts at log(p / (1 - p)) of the positive
-    class prior, so an imbalanced problem does not begin by predicting 50%.
+    The task (`zoo.tasks.Task`) gives the output units, activation and initial bias
+    (for a binary task log(p / (1 - p)) of the positive class prior, so an imbalanced
+    problem does not begin by predicting 50%).
     """
     import keras
 
@@ -64,12 +55,9 @@ def build_head(feature_dim: int, task: TaskSpec, n_classes: int, recipe,
         x = keras.layers.Dense(recipe.head_hidden, activation="silu", name="hidden")(x)
     if recipe.dropout:
         x = keras.layers.Dropout(recipe.dropout, name="dropout")(x)
-    units = output_units(task, n_classes)
-    bias = "zeros"
-    if task.kind == "binary" and class_prior is not None and len(class_prior) == 2:
-        p = min(max(float(class_prior[1]), 1e-4), 1 - 1e-4)
-        bias = keras.initializers.Constant(math.log(p / (1 - p)))
-    activation = {"multiclass": "softmax", "token-multiclass": "softmax", "binary": "sigmoid", "multilabel": "sigmoid"}.get(task.kind)
-    outputs = keras.layers.Dense(units, activation=activation, bias_initializer=bias, dtype="float32",
+    units = task.output_units(n_classes)
+    bias = task.output_bias(class_prior)
+    initializer = "zeros" if bias is None else keras.initializers.Constant(bias if len(bias) > 1 else bias[0])
+    outputs = keras.layers.Dense(units, activation=task.activation, bias_initializer=initializer, dtype="float32",
                                  name="output")(x)
     return keras.Model(inputs, outputs, name=name)

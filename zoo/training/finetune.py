@@ -12,10 +12,9 @@ Example:
 ```python
 from zoo import registry
 from zoo.training.finetune import finetune
-from zoo.training.recipe import Recipe
 
 plugin = registry.get_plugin("medical-ct")
-recipe = Recipe.resolve(plugin.recipe, overrides={"epochs": 3}, option_defaults=plugin.data.options)
+recipe = plugin.resolve_recipe(overrides={"epochs": 3})
 result = finetune(plugin, recipe)
 print(result.path, result.metrics)
 ```
@@ -23,13 +22,10 @@ print(result.path, result.metrics)
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import datetime as _dt
 import logging
 import math
 import os
-import platform
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,8 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from zoo import __version__
-from zoo.errors import ConfigError, DataError, RunError, ZooError
+from zoo.errors import ConfigError, RunError
 from zoo.training import rundir
 from zoo.training.recipe import Recipe
 
@@ -75,10 +70,9 @@ class Assembly:
 
 def load_data(plugin, recipe: Recipe, source: str | None):
     """The plugin's `DataBundle` for `source`, or its demo data when `source` is None."""
-    bundle = plugin.data.demo(recipe) if source is None else plugin.data.load(source, recipe)
-    if not bundle.class_names and plugin.task.kind != "regression":
-        raise DataError(f"plugin {plugin.name!r} returned data without class names")
-    return bundle
+    from zoo import contract
+
+    return contract.load_bundle(plugin, recipe, plugin.options_for(recipe), source)
 
 
 def labels_of(dataset) -> np.ndarray:
@@ -89,38 +83,7 @@ def labels_of(dataset) -> np.ndarray:
 
 def check_labels(labels: np.ndarray, task, class_names: list[str], split: str) -> None:
     """`DataError` when labels do not fit the task (e.g. class 5 of 3, or 3 classes for binary)."""
-    n = len(class_names)
-    if labels.size == 0:
-        raise DataError(f"the {split} split is empty; provide more data or lower val_fraction/test_fraction")
-    if task.kind in ("multiclass", "binary"):
-        if labels.ndim != 1 and not (labels.ndim == 2 and labels.shape[1] == 1):
-            raise DataError(f"{split} labels have shape {labels.shape}; a {task.kind} task needs one class index per sample")
-        flat = labels.reshape(-1)
-        if not np.all(np.equal(np.mod(flat, 1), 0)):
-            raise DataError(f"{split} labels are not class indices (found {flat[np.mod(flat, 1) != 0][0]!r})")
-        bad = flat[(flat < 0) | (flat >= n)]
-        if bad.size:
-            raise DataError(f"{split} label {int(bad[0])} is outside the {n} classes {class_names}")
-        if task.kind == "binary" and n != 2:
-            raise DataError(f"a binary task needs exactly 2 classes; the data has {n}: {class_names}")
-    elif task.kind == "token-multiclass":
-        if labels.ndim != 2:
-            raise DataError(f"{split} labels have shape {labels.shape}; a token task needs (N, sequence_length) tags")
-        bad = labels[(labels < -1) | (labels >= n)]
-        if bad.size:
-            raise DataError(f"{split} tag {int(bad[0])} is outside the {n} tags {class_names}")
-    elif task.kind == "multilabel":
-        if labels.ndim != 2 or labels.shape[1] != n:
-            raise DataError(f"{split} labels have shape {labels.shape}; a multilabel task needs (N, {n}) multi-hot rows")
-        if not np.isin(labels, (0, 1)).all():
-            raise DataError(f"{split} multilabel labels must be 0 or 1")
-
-
-def class_prior(labels: np.ndarray, task, n_classes: int) -> list[float] | None:
-    if task.kind in ("multiclass", "binary"):
-        counts = np.bincount(labels.reshape(-1).astype(int), minlength=n_classes).astype(float)
-        return (counts / max(counts.sum(), 1)).tolist()
-    return None
+    task.check_labels(labels, class_names, split)
 
 
 def batched(dataset, recipe: Recipe, training: bool, augment=None, size: int | None = None):
@@ -149,14 +112,16 @@ def assemble(plugin, recipe: Recipe, bundle, prior=None) -> Assembly:
     from zoo.strategies.freeze import apply_strategy, resolve_blocks
     from zoo.strategies.heads import build_head, build_pooling
 
+    from zoo import contract
     from zoo.loading import load_keras_model
     from zoo.training.pretrain import resolve_weights
 
     spec = plugin.backbone(recipe.backbone)
+    options = plugin.options_for(recipe)
     weights = recipe.weights or spec.default_weights
     weights, fitted = resolve_weights(None if weights == "none" else weights, plugin, spec.name)
     signature = bundle.input_signature
-    backbone = spec.build(weights, signature)
+    backbone = contract.build_backbone(plugin, spec, weights, signature, options)
     inputs = {name: keras.Input(tuple(s.shape), dtype=s.dtype, name=name) for name, s in signature.items()}
     x = inputs if len(inputs) > 1 else next(iter(inputs.values()))
     data_prep = bundle.preprocessing
@@ -165,12 +130,11 @@ def assemble(plugin, recipe: Recipe, bundle, prior=None) -> Assembly:
                                               "plugin": plugin.name})
     if data_prep is not None:
         x = data_prep(x)
-    if spec.preprocessing is not None:
-        prep = spec.preprocessing(signature)
-        if prep is not None:
-            x = prep(x)
+    prep = contract.preprocessing_layer(plugin, spec, signature, options)
+    if prep is not None:
+        x = prep(x)
     features = backbone(x)
-    sequence = plugin.task.kind == "token-multiclass"  # one output per position: nothing to pool
+    sequence = plugin.task.per_position  # one output per position: nothing to pool
     pool = None if sequence else build_pooling(tuple(features.shape[1:]), recipe)
     pooled = pool(features) if pool is not None else features
     head = build_head(int(pooled.shape[-1]), plugin.task, len(bundle.class_names), recipe, prior, sequence=sequence)
@@ -185,29 +149,11 @@ def assemble(plugin, recipe: Recipe, bundle, prior=None) -> Assembly:
 
 
 def compile_metrics(task) -> list:
-    import keras
-
-    metrics = []
-    for name in task.resolved_metrics():
-        if name == "auc":
-            metrics.append(keras.metrics.AUC(name="auc", multi_label=task.kind == "multilabel"))
-        elif name == "pr_auc":
-            metrics.append(keras.metrics.AUC(curve="PR", name="pr_auc", multi_label=task.kind == "multilabel"))
-        else:
-            metrics.append(name)
-    return metrics
+    return task.keras_metrics()
 
 
 def make_loss(task, recipe: Recipe):
-    import keras
-
-    if task.kind == "token-multiclass":
-        return keras.losses.SparseCategoricalCrossentropy(ignore_class=-1)
-    if recipe.loss == "focal":
-        if task.kind not in ("binary", "multilabel"):
-            raise ConfigError("--loss focal needs a binary or multilabel task")
-        return keras.losses.BinaryFocalCrossentropy(apply_class_balancing=True, gamma=2.0)
-    return task.resolved_loss()
+    return task.keras_loss(recipe)
 
 
 def learning_rate(recipe: Recipe, steps_per_epoch: int, factor: float = 1.0):
@@ -278,15 +224,9 @@ def distribution_scope(recipe: Recipe):
 
 
 def library_versions() -> dict[str, str]:
-    from importlib import metadata
+    from zoo.runs import library_versions as versions
 
-    versions = {"python": platform.python_version(), "keras-zoo": __version__}
-    for name in ("tensorflow", "keras", "keras-hub", "numpy"):
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
-    return versions
+    return versions()
 
 
 # --------------------------------------------------------------------------- the run
@@ -324,9 +264,9 @@ def _finetune(plugin, recipe, data, runs_dir, resume, verbose, strategy, extra_c
     val_raw = limit(bundle.validation, recipe.max_samples)
     y_train = labels_of(train_raw)
     y_val = labels_of(val_raw)
-    check_labels(y_train, plugin.task, bundle.class_names, "training")
-    check_labels(y_val, plugin.task, bundle.class_names, "validation")
-    prior = class_prior(y_train, plugin.task, len(bundle.class_names))
+    plugin.task.check_labels(y_train, bundle.class_names, "training")
+    plugin.task.check_labels(y_val, bundle.class_names, "validation")
+    prior = plugin.task.class_prior(y_train, len(bundle.class_names))
     steps = max(1, math.ceil(len(y_train) / recipe.batch_size))
     monitor, mode = plugin.task.resolved_monitor()
     lap("data")
@@ -356,7 +296,7 @@ def _finetune(plugin, recipe, data, runs_dir, resume, verbose, strategy, extra_c
         "weights": weights_source,
         "weights_sha256": _weights_sha(weights_source),
         "data": None if data is None else str(data),
-        "task": dataclasses.asdict(plugin.task),
+        "task": plugin.task.to_json(),
         "class_names": list(bundle.class_names),
         "input_signature": {k: v.to_json() for k, v in bundle.input_signature.items()},
         "recipe": recipe.to_dict(),
@@ -386,7 +326,7 @@ def _finetune(plugin, recipe, data, runs_dir, resume, verbose, strategy, extra_c
 
 
 def _metric_names(task, recipe: Recipe) -> list[str]:
-    names = ["loss"] + [m if isinstance(m, str) else m for m in task.resolved_metrics()]
+    names = ["loss"] + list(task.metric_names())
     if recipe.regularizer != "none" and recipe.strategy != "linear-probe":
         names.append(recipe.regularizer)
     return names + ["val_" + n for n in names if n not in ("l2sp", "lwf")]
@@ -506,25 +446,8 @@ def evaluate_model(model, task, recipe: Recipe, dataset) -> tuple[dict[str, floa
 
 
 def score_metrics(task, labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
-    """The task's loss and metrics from labels and model outputs."""
-    import keras
-
-    metrics: dict[str, float] = {}
-    if task.kind == "binary" and scores.ndim == 2 and labels.ndim == 1:
-        labels = labels.reshape(-1, 1)
-    loss_fn = make_loss(task, Recipe())
-    if isinstance(loss_fn, str):
-        loss_fn = keras.losses.get(loss_fn)
-    metrics["loss"] = float(keras.ops.convert_to_numpy(keras.ops.mean(loss_fn(labels, scores))))
-    for metric in compile_metrics(task):
-        if metric == "accuracy":
-            m = (keras.metrics.SparseCategoricalAccuracy(name="accuracy") if task.kind == "multiclass"
-                 else keras.metrics.BinaryAccuracy(name="accuracy"))
-        else:
-            m = keras.metrics.get(metric) if isinstance(metric, str) else metric
-        m.update_state(labels, scores)
-        metrics[metric if isinstance(metric, str) else m.name] = float(keras.ops.convert_to_numpy(m.result()))
-    return metrics
+    """The task's loss and metrics from labels and model outputs (numpy)."""
+    return task.score(labels, scores)
 
 
 def _finish(plugin, recipe, bundle, parts, run, meta, stopped_by, epochs_run, cached, timings, lap) -> RunResult:
@@ -554,8 +477,10 @@ def _finish(plugin, recipe, bundle, parts, run, meta, stopped_by, epochs_run, ca
     reports.write_plots(run, rows, plugin.task, bundle.class_names, y_val, s_val)
     analysis = {}
     if plugin.analyze is not None:
-        analysis = dict(plugin.analyze(run, recipe, (y_val, s_val),
-                                       (y_test, s_test) if y_test is not None else None) or {})
+        from zoo import contract
+
+        analysis = dict(contract.run_analyze(plugin, run, recipe, plugin.options_for(recipe), (y_val, s_val),
+                                             (y_test, s_test) if y_test is not None else None) or {})
         for split, extra in (analysis.pop("metrics", None) or {}).items():
             target = val_metrics if split == "validation" else test_metrics
             if target is not None:

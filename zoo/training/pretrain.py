@@ -32,7 +32,10 @@ def run_pretrain(plugin, recipe, data: str | None, runs_dir: str | Path = "runs"
             "backbone": spec.name, "data": data, "recipe": recipe.to_dict(), "started": _now()}
     rundir.write_json(run / rundir.RUN_FILE, meta)
     try:
-        metrics = plugin.pretrain(data, dataclasses.replace(recipe, backbone=spec.name), run) or {}
+        from zoo import contract
+
+        metrics = contract.run_pretrain(plugin, data, dataclasses.replace(recipe, backbone=spec.name),
+                                        plugin.options_for(recipe), run) or {}
     except BaseException as exc:
         meta.update(status="failed", error=f"{type(exc).__name__}: {exc}")
         rundir.write_json(run / rundir.RUN_FILE, meta)

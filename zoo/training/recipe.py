@@ -93,25 +93,45 @@ class Recipe:
         config_path: str | Path | None = None,
         overrides: Mapping[str, Any] | None = None,
         option_defaults: Mapping[str, Any] | None = None,
+        option_specs: Mapping[str, Any] | None = None,
+        overrides_origin: str = "command line",
+        defaults_origin: str = "plugin defaults",
     ) -> "Recipe":
-        """Layer defaults, plugin defaults, a YAML file and overrides; validate."""
+        """Layer defaults, plugin defaults, a YAML file and overrides; validate.
+
+        Plugin options (the `options` mapping) are checked against `option_specs`
+        (name -> `zoo.api.Option`: converted, range-checked, unknown keys refused);
+        `option_defaults` (name -> default value) is the older form of the same.
+        Without either, options pass through unchecked.
+        """
+        from zoo.api import Option
+
+        specs: dict[str, Any] | None = None
+        if option_specs is not None:
+            specs = dict(option_specs)
+        elif option_defaults is not None:
+            specs = {k: v if isinstance(v, Option) else Option(v) for k, v in option_defaults.items()}
         values: dict[str, Any] = {}
-        options: dict[str, Any] = dict(option_defaults or {})
-        layers = [("plugin defaults", plugin_defaults or {})]
+        options: dict[str, Any] = {k: spec.default for k, spec in (specs or {}).items()}
+        layers = [(defaults_origin, plugin_defaults or {})]
         if config_path is not None:
             layers.append((str(config_path), load_yaml(config_path)))
-        layers.append(("command line", overrides or {}))
+        layers.append((overrides_origin, overrides or {}))
         for origin, layer in layers:
             for key, value in layer.items():
                 if key == "options":
+                    if value is None:
+                        continue
                     if not isinstance(value, Mapping):
                         raise ConfigError(f"{origin}: 'options' must be a mapping of plugin options")
                     for okey, ovalue in value.items():
-                        if option_defaults is not None and okey not in option_defaults:
-                            allowed = ", ".join(sorted(option_defaults)) or "none"
-                            raise ConfigError(
-                                f"{origin}: unknown plugin option {okey!r}; this plugin accepts: {allowed}"
-                            )
+                        if specs is not None:
+                            if okey not in specs:
+                                allowed = ", ".join(sorted(specs)) or "none"
+                                raise ConfigError(
+                                    f"{origin}: unknown plugin option {okey!r}; this plugin accepts: {allowed}"
+                                )
+                            ovalue = specs[okey].convert(okey, ovalue, origin)
                         options[okey] = ovalue
                     continue
                 if key not in _FIELDS:
@@ -192,7 +212,10 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
         if key in _FLOAT_FIELDS:
             if isinstance(value, bool):
                 raise ValueError
-            return float(value)
+            number = float(value)
+            if number != number or number in (float("inf"), float("-inf")):
+                raise ConfigError(f"{origin}: recipe {key} must be a finite number, got {value!r}")
+            return number
         if key in _BOOL_FIELDS:
             if isinstance(value, bool):
                 return value

@@ -1,0 +1,114 @@
+"""Data helpers for plugins (public): seeded splits that keep classes and groups, the cache folder.
+
+`split_indices` is the one way keras-zoo cuts data into training, validation and test:
+stratified by label, and, given `groups` (patients, customers, documents), with every
+member of a group in the same split, so nothing of a group seen in training is scored
+again. Each stratum is shuffled with `seed` and cut with the same rounding (half up): a
+stratum of n gives `floor(n * val_fraction + 0.5)` to validation, at least 1 when
+`val_fraction > 0` and n >= 2, then the same for test (at least 1 when n >= 3), and
+always keeps one for training.
+
+Why not scikit-learn's `StratifiedGroupKFold`: it makes K equal folds, so a 15% / 15%
+split is not expressible, and it needs at least K members per class; the rule above is
+exact for any fraction and small strata (a CT cohort with 3 positive patients).
+
+Example:
+
+```python
+from zoo.data import cache_dir, split_indices
+train, val, test = split_indices(labels, 0.15, 0.15, seed=42, groups=patient_ids)
+demo_folder = cache_dir("my-plugin-demo-v1")     # $KERAS_ZOO_CACHE/my-plugin-demo-v1, created
+```
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from zoo.errors import DataError
+
+__all__ = ["split_indices", "split_counts", "cache_dir"]
+
+
+def split_counts(n: int, val_fraction: float, test_fraction: float) -> tuple[int, int]:
+    """How many of a stratum of `n` go to validation and test (the rounding rule above)."""
+    n_val = int(math.floor(n * val_fraction + 0.5)) if val_fraction > 0 else 0
+    n_test = int(math.floor(n * test_fraction + 0.5)) if test_fraction > 0 else 0
+    if val_fraction > 0 and n_val == 0 and n >= 2:
+        n_val = 1
+    if test_fraction > 0 and n_test == 0 and n >= 3:
+        n_test = 1
+    while n_val + n_test > n - 1 and (n_val or n_test):  # keep one of the stratum for training
+        if n_test >= n_val and n_test:
+            n_test -= 1
+        else:
+            n_val -= 1
+    return n_val, n_test
+
+
+def split_indices(labels: Sequence, val_fraction: float, test_fraction: float, seed: int,
+                  groups: Sequence | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`(train, validation, test)` sorted row indices, stratified by `labels`, whole `groups` kept together.
+
+    `labels`: one label per row (any hashable values; a multi-hot row counts as its tuple).
+    `groups`: one group id per row, or None (every row its own group). A group's stratum is
+    its most frequent label. Deterministic for a given `seed`.
+    """
+    labels = list(_hashable(labels))
+    n = len(labels)
+    if groups is None:
+        group_of = list(range(n))
+    else:
+        group_of = list(_hashable(groups))
+        if len(group_of) != n:
+            raise DataError(f"{len(group_of)} group ids for {n} rows; give one group per row")
+    members: dict = {}
+    votes: dict = {}
+    for i, (g, y) in enumerate(zip(group_of, labels)):
+        members.setdefault(g, []).append(i)
+        votes.setdefault(g, {}).setdefault(y, 0)
+        votes[g][y] += 1
+    stratum_of = {g: max(_sorted(v), key=lambda y: v[y]) for g, v in votes.items()}
+    rng = np.random.default_rng(seed)
+    parts: tuple[list, list, list] = ([], [], [])
+    for stratum in _sorted(set(stratum_of.values())):
+        names = _sorted(g for g, s in stratum_of.items() if s == stratum)
+        names = [names[i] for i in rng.permutation(len(names))]
+        n_val, n_test = split_counts(len(names), val_fraction, test_fraction)
+        for part, chosen in zip(parts, (names[n_val + n_test:], names[:n_val], names[n_val:n_val + n_test])):
+            for g in chosen:
+                part.extend(members[g])
+    return tuple(np.array(sorted(p), dtype=np.int64) for p in parts)  # type: ignore[return-value]
+
+
+def _sorted(values) -> list:
+    values = list(values)
+    try:
+        return sorted(values)
+    except TypeError:  # mixed types: a stable order all the same
+        return sorted(values, key=repr)
+
+
+def _hashable(values):
+    for v in values:
+        if isinstance(v, np.ndarray):
+            yield tuple(v.tolist())
+        elif isinstance(v, (list, tuple)):
+            yield tuple(v)
+        elif isinstance(v, np.generic):
+            yield v.item()
+        else:
+            yield v
+
+
+def cache_dir(*parts: str) -> Path:
+    """`$KERAS_ZOO_CACHE/<parts...>` (default `~/.cache/keras-zoo`), created if missing."""
+    root = Path(os.environ.get("KERAS_ZOO_CACHE") or Path.home() / ".cache" / "keras-zoo")
+    path = root.joinpath(*parts)
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -1,0 +1,498 @@
+"""Task kinds as objects: what a model predicts, how it trains, how it is scored and read.
+
+A `Task` owns everything that depends on the kind of prediction: the head's output
+units, activation and bias, the default loss, metrics and monitor, the label checks,
+the class prior, scoring on numpy arrays, decoding scores for `zoo predict`, and what
+"agreement" means when an exported artifact is compared with its Keras model. The core
+calls these methods and never branches on a kind's name, so a plugin can bring a kind
+the core does not ship by subclassing `Task` and passing an instance as `Plugin.task`.
+
+Built-in kinds (`TaskSpec(kind=...)` in `zoo.api` returns one of these):
+
+| kind | class | outputs | labels |
+| --- | --- | --- | --- |
+| `multiclass` | `Multiclass` | (N, C) softmax | (N,) class index |
+| `binary` | `Binary` | (N, 1) sigmoid | (N,) 0 or 1 |
+| `multilabel` | `Multilabel` | (N, C) sigmoid | (N, C) multi-hot 0/1 |
+| `regression` | `Regression` | (N, K) linear | (N,) or (N, K) float |
+| `token-multiclass` | `TokenMulticlass` | (N, T, C) softmax per position | (N, T) tag index, -1 ignored |
+
+Example, a kind of one's own (ordinal classes, K-1 cumulative sigmoids):
+
+```python
+import numpy as np
+from zoo.tasks import Task
+
+class Ordinal(Task):
+    kind = "ordinal"
+    activation = "sigmoid"
+    default_loss = "binary_crossentropy"
+    default_monitor = ("val_loss", "min")
+
+    def output_units(self, n_classes):
+        return n_classes - 1
+
+    def keras_loss(self, recipe):
+        import keras
+        def loss(y, p):  # class k -> [1]*k + [0]*(K-1-k)
+            ranks = keras.ops.arange(keras.ops.shape(p)[-1], dtype="float32")
+            target = keras.ops.cast(keras.ops.reshape(y, (-1, 1)) > ranks, "float32")
+            return keras.losses.binary_crossentropy(target, p)
+        return loss
+
+    def predicted_classes(self, scores, threshold=None):
+        return (np.asarray(scores) >= 0.5).sum(axis=-1)
+```
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar, Mapping, Sequence
+
+import numpy as np
+
+from zoo.errors import ConfigError, DataError
+
+__all__ = ["Task", "Multiclass", "Binary", "Multilabel", "Regression", "TokenMulticlass", "BUILTIN_TASKS",
+           "task_for_kind"]
+
+EPSILON = 1e-7  # Keras' clipping of probabilities in its cross-entropy losses
+
+
+@dataclass(frozen=True)
+class Task:
+    """Base class of task kinds. Subclass it (set the class attributes, override methods).
+
+    Fields (all optional; None means the kind's default):
+    - `loss`: a Keras loss identifier.
+    - `metrics`: Keras metric identifiers, plus `auc` (ROC-AUC) and `pr_auc`.
+    - `monitor`, `monitor_mode`: what early stopping and the best checkpoint watch.
+
+    Class attributes a subclass sets: `kind` (its name, lowercase-dashes), `activation`
+    of the output layer, `default_loss`, `default_metrics`, `default_monitor`,
+    `per_position` (True: one output per sequence position, features are not pooled),
+    `uses_class_names` (False: the data may come without class names).
+    """
+
+    loss: str | None = None
+    metrics: tuple[str, ...] | None = None
+    monitor: str | None = None
+    monitor_mode: str | None = None
+
+    kind: ClassVar[str] = "task"
+    activation: ClassVar[str | None] = None
+    default_loss: ClassVar[str] = "mean_squared_error"
+    default_metrics: ClassVar[tuple[str, ...]] = ()
+    default_monitor: ClassVar[tuple[str, str]] = ("val_loss", "min")
+    per_position: ClassVar[bool] = False
+    uses_class_names: ClassVar[bool] = True
+
+    def __post_init__(self):
+        if self.metrics is not None:
+            object.__setattr__(self, "metrics", tuple(self.metrics))
+
+    # ------------------------------------------------------------------ training
+    def resolved_loss(self) -> str:
+        return self.loss or self.default_loss
+
+    def resolved_metrics(self) -> tuple[str, ...]:
+        return tuple(self.metrics) if self.metrics is not None else tuple(self.default_metrics)
+
+    def resolved_monitor(self) -> tuple[str, str]:
+        """`(metric, "min" | "max")` that early stopping and the best checkpoint watch."""
+        monitor, mode = self.default_monitor
+        monitor = self.monitor or monitor
+        if self.monitor_mode:
+            mode = self.monitor_mode
+        elif self.monitor:
+            mode = "min" if "loss" in monitor or "error" in monitor else "max"
+        return monitor, mode
+
+    def metric_names(self) -> list[str]:
+        """Names of the logged metrics (without `loss` and the `val_` prefix)."""
+        return list(self.resolved_metrics())
+
+    def output_units(self, n_classes: int) -> int:
+        """Units of the output layer for `n_classes` class names (0 when the data has none)."""
+        return max(1, n_classes)
+
+    def output_bias(self, class_prior: Sequence[float] | None) -> list[float] | None:
+        """Initial output bias (None: zeros)."""
+        return None
+
+    def class_prior(self, labels: np.ndarray, n_classes: int) -> list[float] | None:
+        """Class frequencies of the training labels (None when the kind has no classes)."""
+        return None
+
+    def check_labels(self, labels: np.ndarray, class_names: Sequence[str], split: str) -> None:
+        """Raise `DataError` (naming the split) when labels do not fit this task."""
+        if labels.size == 0:
+            raise DataError(f"the {split} split is empty; provide more data or lower val_fraction/test_fraction")
+
+    def keras_loss(self, recipe=None):
+        """The loss `fit` trains with: a Keras loss identifier or a callable `(y_true, y_pred)`."""
+        if recipe is not None and getattr(recipe, "loss", "auto") == "focal":
+            raise ConfigError(f"--loss focal needs a binary or multilabel task, not {self.kind}")
+        return self.resolved_loss()
+
+    def keras_metrics(self) -> list:
+        """Metrics `fit` logs (Keras identifiers, or metric objects for `auc` / `pr_auc`)."""
+        import keras
+
+        out = []
+        for name in self.resolved_metrics():
+            if name == "auc":
+                out.append(keras.metrics.AUC(name="auc", multi_label=self._multi_label))
+            elif name == "pr_auc":
+                out.append(keras.metrics.AUC(curve="PR", name="pr_auc", multi_label=self._multi_label))
+            else:
+                out.append(name)
+        return out
+
+    _multi_label: ClassVar[bool] = False
+
+    # ------------------------------------------------------------------ scoring
+    def score(self, labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+        """`loss` and every metric, computed on numpy arrays of labels and model outputs."""
+        out = {"loss": self.numpy_loss(labels, scores)}
+        for name in self.resolved_metrics():
+            out[name] = self.numpy_metric(name, labels, scores)
+        return out
+
+    def numpy_loss(self, labels: np.ndarray, scores: np.ndarray) -> float:
+        """The training loss on numpy arrays (default: Keras' loss function, run eagerly)."""
+        return _keras_value(self.keras_loss(None), labels, scores, loss=True)
+
+    def numpy_metric(self, name: str, labels: np.ndarray, scores: np.ndarray) -> float:
+        """One metric on numpy arrays (default: the Keras metric of that name, run eagerly)."""
+        return _keras_value(name, labels, scores, loss=False)
+
+    # ------------------------------------------------------------------ reading outputs
+    def predicted_classes(self, scores: np.ndarray, threshold: float | None = None) -> np.ndarray | None:
+        """One class index per sample (a confusion matrix is drawn from it); None: not a classifier."""
+        return None
+
+    def decode(self, scores: np.ndarray, class_names: Sequence[str], threshold: float | None = None) -> dict:
+        """One prediction row of `zoo predict` from one sample's outputs (JSON-ready)."""
+        flat = np.asarray(scores, dtype=float).reshape(-1)
+        return {"value": flat.tolist() if len(flat) > 1 else float(flat[0])}
+
+    def agreement(self, reference: np.ndarray, produced: np.ndarray,
+                  threshold: float | None = None) -> tuple[str, float] | None:
+        """How often an exported artifact decides as Keras does: `(what, fraction)`.
+
+        None means the outputs are compared by value only (within a fraction of their range).
+        """
+        return None
+
+    # ------------------------------------------------------------------ description
+    def to_json(self) -> dict[str, Any]:
+        data = {"kind": self.kind, **asdict(self)}
+        data["metrics"] = list(data["metrics"]) if data["metrics"] is not None else None
+        if type(self) not in BUILTIN_TASKS.values():
+            data["class"] = f"{type(self).__module__}:{type(self).__qualname__}"
+        return data
+
+
+def _keras_value(identifier, labels, scores, loss: bool) -> float:
+    import keras
+
+    if loss:
+        fn = keras.losses.get(identifier) if isinstance(identifier, str) else identifier
+        return float(np.mean(keras.ops.convert_to_numpy(fn(labels, scores))))
+    metric = keras.metrics.get(identifier)
+    if not isinstance(metric, keras.metrics.Metric):
+        return float(np.mean(keras.ops.convert_to_numpy(metric(labels, scores))))
+    metric.update_state(labels, scores)
+    return float(keras.ops.convert_to_numpy(metric.result()))
+
+
+def _class_indices(labels: np.ndarray, class_names: Sequence[str], split: str, kind: str) -> np.ndarray:
+    n = len(class_names)
+    if labels.ndim != 1 and not (labels.ndim == 2 and labels.shape[1] == 1):
+        raise DataError(f"{split} labels have shape {labels.shape}; a {kind} task needs one class index per sample")
+    flat = labels.reshape(-1)
+    if not np.all(np.equal(np.mod(flat, 1), 0)):
+        raise DataError(f"{split} labels are not class indices (found {flat[np.mod(flat, 1) != 0][0]!r})")
+    bad = flat[(flat < 0) | (flat >= n)]
+    if bad.size:
+        raise DataError(f"{split} label {int(bad[0])} is outside the {n} classes {list(class_names)}")
+    return flat.astype(int)
+
+
+def _cross_entropy(labels: np.ndarray, probs: np.ndarray, ignore: int | None = None) -> float:
+    probs = np.clip(np.asarray(probs, dtype=np.float64), EPSILON, 1 - EPSILON)
+    flat = probs.reshape(-1, probs.shape[-1])
+    y = np.asarray(labels).reshape(-1).astype(int)
+    keep = y != ignore if ignore is not None else np.ones(len(y), bool)
+    if not keep.any():
+        return 0.0
+    return float(-np.mean(np.log(flat[keep, y[keep]])))
+
+
+def _binary_cross_entropy(labels: np.ndarray, probs: np.ndarray) -> float:
+    p = np.clip(np.asarray(probs, dtype=np.float64), EPSILON, 1 - EPSILON)
+    y = np.asarray(labels, dtype=np.float64).reshape(p.shape)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+
+@dataclass(frozen=True)
+class Multiclass(Task):
+    """One class per sample: softmax over C >= 2 classes; labels are class indices."""
+
+    kind: ClassVar[str] = "multiclass"
+    activation: ClassVar[str | None] = "softmax"
+    default_loss: ClassVar[str] = "sparse_categorical_crossentropy"
+    default_metrics: ClassVar[tuple[str, ...]] = ("accuracy",)
+    default_monitor: ClassVar[tuple[str, str]] = ("val_accuracy", "max")
+
+    def output_units(self, n_classes: int) -> int:
+        if n_classes < 2:
+            raise ConfigError(f"a {self.kind} task needs at least 2 classes, the data has {n_classes}")
+        return n_classes
+
+    def class_prior(self, labels, n_classes):
+        counts = np.bincount(labels.reshape(-1).astype(int), minlength=n_classes).astype(float)
+        return (counts / max(counts.sum(), 1)).tolist()
+
+    def check_labels(self, labels, class_names, split):
+        super().check_labels(labels, class_names, split)
+        _class_indices(labels, class_names, split, self.kind)
+
+    def numpy_loss(self, labels, scores):
+        if self.loss is None:
+            return _cross_entropy(labels, scores)
+        return super().numpy_loss(labels, scores)
+
+    def numpy_metric(self, name, labels, scores):
+        if name in ("accuracy", "sparse_categorical_accuracy"):
+            return float(np.mean(np.argmax(scores, axis=-1) == labels.reshape(-1).astype(int)))
+        return super().numpy_metric(name, labels, scores)
+
+    def predicted_classes(self, scores, threshold=None):
+        return np.argmax(scores, axis=-1)
+
+    def decode(self, scores, class_names, threshold=None):
+        score = np.asarray(scores, dtype=float).reshape(-1)
+        top = int(score.argmax())
+        return {"label": class_names[top], "score": float(score[top]),
+                "scores": dict(zip(class_names, score.tolist()))}
+
+    def agreement(self, reference, produced, threshold=None):
+        return "top-1", float(np.mean(np.argmax(reference, axis=-1) == np.argmax(produced, axis=-1)))
+
+
+@dataclass(frozen=True)
+class Binary(Task):
+    """Two classes, one sigmoid output (the positive class, index 1); a decision threshold applies."""
+
+    kind: ClassVar[str] = "binary"
+    activation: ClassVar[str | None] = "sigmoid"
+    default_loss: ClassVar[str] = "binary_crossentropy"
+    default_metrics: ClassVar[tuple[str, ...]] = ("accuracy", "auc", "pr_auc")
+    default_monitor: ClassVar[tuple[str, str]] = ("val_auc", "max")
+
+    def output_units(self, n_classes: int) -> int:
+        return 1
+
+    def output_bias(self, class_prior):
+        """log(p / (1 - p)) of the positive prior: an imbalanced task does not start at 50%."""
+        if class_prior is None or len(class_prior) != 2:
+            return None
+        p = min(max(float(class_prior[1]), 1e-4), 1 - 1e-4)
+        return [math.log(p / (1 - p))]
+
+    def class_prior(self, labels, n_classes):
+        return Multiclass.class_prior(self, labels, n_classes)
+
+    def check_labels(self, labels, class_names, split):
+        Task.check_labels(self, labels, class_names, split)
+        _class_indices(labels, class_names, split, self.kind)
+        if len(class_names) != 2:
+            raise DataError(f"a binary task needs exactly 2 classes; the data has {len(class_names)}: "
+                            f"{list(class_names)}")
+
+    def keras_loss(self, recipe=None):
+        if recipe is not None and getattr(recipe, "loss", "auto") == "focal":
+            import keras
+
+            return keras.losses.BinaryFocalCrossentropy(apply_class_balancing=True, gamma=2.0)
+        return self.resolved_loss()
+
+    def numpy_loss(self, labels, scores):
+        if self.loss is None:
+            return _binary_cross_entropy(labels, np.asarray(scores).reshape(-1))
+        return super().numpy_loss(labels.reshape(-1, 1), scores)
+
+    def numpy_metric(self, name, labels, scores):
+        from zoo import metrics
+
+        y = labels.reshape(-1).astype(int)
+        s = np.asarray(scores, dtype=float).reshape(-1)
+        if name in ("accuracy", "binary_accuracy"):
+            return float(np.mean((s >= 0.5).astype(int) == y))
+        if name == "auc":
+            return metrics.roc_auc(y, s)
+        if name == "pr_auc":
+            return metrics.average_precision(y, s)
+        return super().numpy_metric(name, labels.reshape(-1, 1), scores)
+
+    def predicted_classes(self, scores, threshold=None):
+        return (np.asarray(scores).reshape(-1) >= (0.5 if threshold is None else threshold)).astype(int)
+
+    def decode(self, scores, class_names, threshold=None):
+        cut = 0.5 if threshold is None else float(threshold)
+        p = float(np.asarray(scores, dtype=float).reshape(-1)[0])
+        return {"label": class_names[1] if p >= cut else class_names[0], "score": p, "threshold": cut}
+
+    def agreement(self, reference, produced, threshold=None):
+        cut = 0.5 if threshold is None else float(threshold)
+        return f"decision@{cut:g}", float(np.mean((reference >= cut) == (produced >= cut)))
+
+
+@dataclass(frozen=True)
+class Multilabel(Task):
+    """Any subset of C labels: one sigmoid per label; labels are (N, C) multi-hot rows."""
+
+    kind: ClassVar[str] = "multilabel"
+    activation: ClassVar[str | None] = "sigmoid"
+    default_loss: ClassVar[str] = "binary_crossentropy"
+    default_metrics: ClassVar[tuple[str, ...]] = ("binary_accuracy", "auc")
+    default_monitor: ClassVar[tuple[str, str]] = ("val_auc", "max")
+    _multi_label: ClassVar[bool] = True
+
+    def output_units(self, n_classes: int) -> int:
+        return n_classes
+
+    def check_labels(self, labels, class_names, split):
+        super().check_labels(labels, class_names, split)
+        n = len(class_names)
+        if labels.ndim != 2 or labels.shape[1] != n:
+            raise DataError(f"{split} labels have shape {labels.shape}; a multilabel task needs (N, {n}) "
+                            "multi-hot rows")
+        if not np.isin(labels, (0, 1)).all():
+            raise DataError(f"{split} multilabel labels must be 0 or 1")
+
+    def keras_loss(self, recipe=None):
+        return Binary.keras_loss(self, recipe)
+
+    def numpy_loss(self, labels, scores):
+        if self.loss is None:
+            return _binary_cross_entropy(labels, scores)
+        return super().numpy_loss(labels, scores)
+
+    def numpy_metric(self, name, labels, scores):
+        from zoo import metrics
+
+        if name in ("binary_accuracy", "accuracy"):
+            return float(np.mean((np.asarray(scores) >= 0.5) == (labels >= 0.5)))
+        if name in ("auc", "pr_auc"):
+            fn = metrics.roc_auc if name == "auc" else metrics.average_precision
+            values = [fn(labels[:, j], scores[:, j]) for j in range(labels.shape[1]) if 0 < labels[:, j].sum() < len(labels)]
+            return float(np.mean(values)) if values else float("nan")
+        return super().numpy_metric(name, labels, scores)
+
+    def decode(self, scores, class_names, threshold=None):
+        cut = 0.5 if threshold is None else float(threshold)
+        score = np.asarray(scores, dtype=float).reshape(-1)
+        return {"labels": [n for n, s in zip(class_names, score) if s >= cut],
+                "scores": dict(zip(class_names, score.tolist()))}
+
+    def agreement(self, reference, produced, threshold=None):
+        return Binary.agreement(self, reference, produced, threshold)
+
+
+@dataclass(frozen=True)
+class Regression(Task):
+    """Real-valued targets, linear outputs; compared by value when exported."""
+
+    kind: ClassVar[str] = "regression"
+    default_loss: ClassVar[str] = "mean_squared_error"
+    default_metrics: ClassVar[tuple[str, ...]] = ("mae",)
+    default_monitor: ClassVar[tuple[str, str]] = ("val_loss", "min")
+    uses_class_names: ClassVar[bool] = False
+
+    def _pair(self, labels, scores):
+        s = np.asarray(scores, dtype=np.float64)
+        return np.asarray(labels, dtype=np.float64).reshape(s.shape), s
+
+    def numpy_loss(self, labels, scores):
+        if self.loss is None:
+            y, s = self._pair(labels, scores)
+            return float(np.mean((y - s) ** 2))
+        return super().numpy_loss(labels, scores)
+
+    def numpy_metric(self, name, labels, scores):
+        if name in ("mae", "mean_absolute_error"):
+            y, s = self._pair(labels, scores)
+            return float(np.mean(np.abs(y - s)))
+        return super().numpy_metric(name, labels, scores)
+
+
+@dataclass(frozen=True)
+class TokenMulticlass(Task):
+    """One class per sequence position (e.g. BIO entity tags); label -1 marks positions that do not count."""
+
+    kind: ClassVar[str] = "token-multiclass"
+    activation: ClassVar[str | None] = "softmax"
+    default_loss: ClassVar[str] = "sparse_categorical_crossentropy"
+    default_metrics: ClassVar[tuple[str, ...]] = ()
+    default_monitor: ClassVar[tuple[str, str]] = ("val_loss", "min")
+    per_position: ClassVar[bool] = True
+
+    def output_units(self, n_classes: int) -> int:
+        return Multiclass.output_units(self, n_classes)
+
+    def check_labels(self, labels, class_names, split):
+        super().check_labels(labels, class_names, split)
+        n = len(class_names)
+        if labels.ndim != 2:
+            raise DataError(f"{split} labels have shape {labels.shape}; a token task needs (N, sequence_length) tags")
+        bad = labels[(labels < -1) | (labels >= n)]
+        if bad.size:
+            raise DataError(f"{split} tag {int(bad[0])} is outside the {n} tags {list(class_names)}")
+
+    def keras_loss(self, recipe=None):
+        import keras
+
+        super().keras_loss(recipe)  # refuses --loss focal
+        if self.loss is not None:
+            return self.loss
+        return keras.losses.SparseCategoricalCrossentropy(ignore_class=-1)
+
+    def numpy_loss(self, labels, scores):
+        if self.loss is None:
+            return _cross_entropy(labels, scores, ignore=-1)
+        return super().numpy_loss(labels, scores)
+
+    def numpy_metric(self, name, labels, scores):
+        if name in ("accuracy", "sparse_categorical_accuracy"):
+            y = labels.reshape(-1)
+            keep = y != -1
+            hits = np.argmax(scores, axis=-1).reshape(-1) == y
+            return float(np.mean(hits[keep])) if keep.any() else float("nan")
+        return super().numpy_metric(name, labels, scores)
+
+    def decode(self, scores, class_names, threshold=None):
+        raw = np.asarray(scores, dtype=float)
+        return {"tags": [class_names[t] for t in raw.argmax(-1).reshape(-1)]}
+
+    def agreement(self, reference, produced, threshold=None):
+        return "top-1", float(np.mean(np.argmax(reference, axis=-1) == np.argmax(produced, axis=-1)))
+
+
+BUILTIN_TASKS: Mapping[str, type[Task]] = {
+    cls.kind: cls for cls in (Multiclass, Binary, Multilabel, Regression, TokenMulticlass)
+}
+
+
+def task_for_kind(kind: str, **fields: Any) -> Task:
+    """The built-in `Task` for `kind` (what `zoo.api.TaskSpec(kind=...)` returns)."""
+    try:
+        cls = BUILTIN_TASKS[kind]
+    except KeyError:
+        raise ConfigError(f"unknown task kind {kind!r}; built in: {', '.join(BUILTIN_TASKS)}; a plugin may pass "
+                          "its own zoo.tasks.Task subclass instead") from None
+    return cls(**fields)
