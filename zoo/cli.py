@@ -147,6 +147,20 @@ def plugins_info(name: str, as_json: bool) -> None:
     click.echo("default recipe: " + json.dumps(info["recipe"]))
 
 
+@plugins.command("new")
+@click.argument("name")
+@click.option("--dir", "directory", default=".", show_default=True, type=click.Path(file_okay=False),
+              help="Where the distribution folder keras-zoo-NAME is written.")
+def plugins_new(name: str, directory: str) -> None:
+    """Write a new plugin distribution NAME that installs with pip and passes check_plugin."""
+    from zoo.scaffold import new_plugin
+
+    root = new_plugin(name, directory)
+    click.echo(f"wrote {root}/ (pyproject.toml, {root.name.replace('keras-zoo-', 'zoo_').replace('-', '_')}/, "
+               "tests/, README.md)")
+    click.echo(f"next: pip install -e {root} && zoo plugins info {name} && python -m pytest {root}/tests")
+
+
 # --------------------------------------------------------------------------- finetune
 
 def _parse_options(pairs: tuple[str, ...]) -> dict:

@@ -24,9 +24,9 @@ raise RuntimeError("this plugin needs a licence file")
 '''
 
 INVALID = '''
-from zoo.api import DataAdapter, Plugin, TaskSpec
+from zoo.api import DataAdapter, Plugin
 plugin = Plugin(name="Bad_Name", domain="x", summary="", backbones={}, default_backbone="none",
-                task=TaskSpec("ordinal"), data=DataAdapter())
+                task="ordinal", data=DataAdapter())
 '''
 
 EXPORTER = '''
@@ -93,7 +93,7 @@ def test_plugin_breaking_the_contract_is_broken_with_every_reason(listing):
     plugins, _ = listing
     reason = plugins[("invalid", "keras-zoo-invalid")]["reason"]
     assert plugins[("invalid", "keras-zoo-invalid")]["status"] == "broken"
-    assert "lowercase words joined by dashes" in reason and "ordinal" in reason
+    assert "lowercase words joined by dashes" in reason and "zoo.tasks.Task" in reason
 
 
 def test_two_plugins_with_one_name_are_both_reported_and_neither_is_picked(listing, site):

@@ -8,7 +8,6 @@ import pytest
 
 from zoo.deploy import export_run, predict
 from zoo.training.finetune import finetune
-from zoo.training.recipe import Recipe
 
 
 def test_analyze_and_deployment_reach_the_run_the_sidecar_and_predict(toy_plugin, tmp_path):
@@ -17,16 +16,18 @@ def test_analyze_and_deployment_reach_the_run_the_sidecar_and_predict(toy_plugin
     seen = {}
 
     class DeployData(ToyData):
-        def demo(self, options):
-            bundle = super().demo(options)
+        def demo(self, recipe, options):
+            bundle = super().demo(recipe, options)
             bundle.deployment = {"palette": ["r", "g", "b"]}
             return bundle
 
-        def read_inputs(self, paths, input_signature, deployment=None):
+        def read_inputs(self, paths, input_signature, options, deployment):
             seen["deployment"] = deployment
-            return super().read_inputs(paths, input_signature)
+            seen["options"] = dict(options)
+            return super().read_inputs(paths, input_signature, options, deployment)
 
-    def analyze(run_dir, recipe, validation, test):
+    def analyze(run_dir, recipe, options, validation, test):
+        seen["analyze_options"] = dict(options)
         labels, scores = validation
         seen["validation"] = (labels.shape, scores.shape)
         (run_dir / "plots" / "extra.txt").write_text("domain plot")
@@ -35,8 +36,7 @@ def test_analyze_and_deployment_reach_the_run_the_sidecar_and_predict(toy_plugin
                 "deployment": {"unit": "pixels"}, "notes": "checked"}
 
     plugin = dataclasses.replace(toy_plugin, data=DeployData(), analyze=analyze)
-    recipe = Recipe.resolve(plugin.recipe, overrides={"strategy": "full", "epochs": 2},
-                            option_defaults=plugin.data.options)
+    recipe = plugin.resolve_recipe(overrides={"strategy": "full", "epochs": 2, "options": {"samples": 300}})
     result = finetune(plugin, recipe, runs_dir=tmp_path, verbose=0)
     meta = json.loads((result.path / "zoo.json").read_text())
     assert meta["decision_threshold"] == 0.4
@@ -57,4 +57,5 @@ def test_analyze_and_deployment_reach_the_run_the_sidecar_and_predict(toy_plugin
         np.savez(tmp_path / "in.npz", x=x, y=y)
         rows = predict(report.path, [str(tmp_path / "in.npz")])
         assert seen["deployment"] == meta["deployment"]
+        assert seen["options"] == seen["analyze_options"] == {"samples": 300}
         assert len(rows) == 4 and all(r["label"] in ("red", "green", "blue") for r in rows)

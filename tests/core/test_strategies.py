@@ -7,7 +7,6 @@ import pytest
 
 from zoo.errors import ConfigError
 from zoo.training.finetune import finetune
-from zoo.training.recipe import Recipe
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +35,7 @@ def weights_by_layer(model):
 def run(plugin, tmp_path, pretrained, **overrides):
     values = {"weights": str(pretrained[0]), "epochs": 1, "max_samples": 192, "dropout": 0.0}
     values.update(overrides)
-    recipe = Recipe.resolve(plugin.recipe, overrides=values, option_defaults=plugin.data.options)
+    recipe = plugin.resolve_recipe(overrides=values)
     return finetune(plugin, recipe, runs_dir=tmp_path, verbose=0)
 
 
