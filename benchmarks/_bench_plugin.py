@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from zoo.api import BackboneSpec, DataAdapter, DataBundle, Plugin, TaskSpec, TensorSpec
+from zoo.api import BackboneSpec, DataAdapter, DataBundle, Option, Plugin, TaskSpec, TensorSpec
 
 SIZE = 96
 CLASSES = ["a", "b", "c", "d"]
@@ -28,7 +28,7 @@ def make_images(n: int, seed: int = 0, size: int = SIZE) -> tuple[np.ndarray, np
     return x, y
 
 
-def build(weights, signature):
+def build(weights, signature, options):
     import keras
 
     model = keras.applications.MobileNetV2(include_top=False, weights=None, input_shape=(SIZE, SIZE, 3))
@@ -42,19 +42,17 @@ def blocks(model):
     return [names[: len(names) // 2], names[len(names) // 2:]]
 
 
-def preprocessing(signature):
+def preprocessing(signature, options):
     import keras
 
     return keras.layers.Rescaling(1 / 127.5, offset=-1, name="scale")
 
 
 class Synthetic(DataAdapter):
-    options = {"samples": 1000}
-
-    def demo(self, recipe):
+    def demo(self, recipe, options):
         import tensorflow as tf
 
-        x, y = make_images(int(recipe.options["samples"]), recipe.seed)
+        x, y = make_images(options["samples"], recipe.seed)
         n_val = int(len(y) * recipe.val_fraction)
 
         def ds(a, b):
@@ -69,7 +67,9 @@ plugin = Plugin(
     backbones={"mobilenet_v2": BackboneSpec("mobilenet_v2", build, blocks, preprocessing,
                                             weights={"none": "random", "PATH": "a .weights.h5"})},
     default_backbone="mobilenet_v2", task=TaskSpec("multiclass"), data=Synthetic(),
+    options={"samples": Option(1000, "synthetic images to generate", min=8)},
     recipe={"warmup_epochs": 0, "patience": 0, "test_fraction": 0.0, "val_fraction": 0.2},
+    contract=2,
 )
 
 

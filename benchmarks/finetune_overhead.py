@@ -48,7 +48,6 @@ def main(samples: int = 1280, epochs: int = 5, batch: int = 32, repeats: int = 3
 
     from _bench_plugin import SIZE, make_images, plugin
     from zoo.training.finetune import finetune
-    from zoo.training.recipe import Recipe
 
     n_train = samples - int(samples * 0.2)
     runs = tempfile.mkdtemp()
@@ -79,10 +78,9 @@ def main(samples: int = 1280, epochs: int = 5, batch: int = 32, repeats: int = 3
             def on_epoch_end(self, epoch, logs=None):  # after keras-zoo's epoch was timed
                 hand.fit(train, validation_data=val, epochs=1, verbose=0, callbacks=[hand_timer.callback])
 
-        recipe = Recipe.resolve(plugin.recipe, overrides={"strategy": "full", "epochs": epochs, "batch_size": batch,
+        recipe = plugin.resolve_recipe(overrides={"strategy": "full", "epochs": epochs, "batch_size": batch,
                                                           "dropout": 0.0, "batchnorm": "train",
-                                                          "options": {"samples": samples}},
-                                option_defaults=plugin.data.options)
+                                                          "options": {"samples": samples}})
         finetune(plugin, recipe, runs_dir=runs, verbose=0, callbacks=[zoo_timer.callback, HandEpoch()])
         zoo_sps += [n_train / t for t in zoo_timer.times[1:]]
         hand_sps += [n_train / t for t in hand_timer.times[1:]]

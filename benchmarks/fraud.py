@@ -63,7 +63,6 @@ def main(rows: int = 40000, labelled_fraction: float = 0.1, backbones=("ft_trans
 
     from zoo.training.finetune import finetune
     from zoo.training.pretrain import run_pretrain
-    from zoo.training.recipe import Recipe
     from zoo_tabular_fraud import plugin
     from zoo_tabular_fraud.threshold import run_scores
 
@@ -77,8 +76,7 @@ def main(rows: int = 40000, labelled_fraction: float = 0.1, backbones=("ft_trans
     results["pr_auc"]["hist_gradient_boosting"] = boost
 
     def recipe(**overrides):
-        return Recipe.resolve(plugin.recipe, overrides={**overrides, "options": options},
-                              option_defaults=plugin.data.options)
+        return plugin.resolve_recipe(overrides={**overrides, "options": options})
 
     def test_ap(run_path) -> float:
         y, s, _ = run_scores(run_path, "test")

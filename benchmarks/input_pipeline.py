@@ -22,11 +22,9 @@ def main(epochs: int = 3, repeats: int = 3, batch: int = 32) -> dict:
 
     from zoo import registry
     from zoo.training.finetune import assemble, batched, compile_metrics, labels_of
-    from zoo.training.recipe import Recipe
 
     plugin = registry.get_plugin("vision")
-    recipe = Recipe.resolve(plugin.recipe, overrides={"strategy": "full", "batch_size": batch, "weights": "none"},
-                            option_defaults=plugin.data.options)
+    recipe = plugin.resolve_recipe(overrides={"strategy": "full", "batch_size": batch, "weights": "none"})
     bundle = plugin.data.demo(recipe)
     parts = assemble(plugin, recipe, bundle)
     model = parts.model

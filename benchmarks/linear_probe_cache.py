@@ -16,7 +16,6 @@ from _common import alternate, ratio_summary, report, run_cli
 def main(samples: int = 1250, epochs: int = 10, repeats: int = 2) -> dict:
     from _bench_plugin import plugin, shipped_weights
     from zoo.training.finetune import finetune
-    from zoo.training.recipe import Recipe
 
     weights = shipped_weights()
     runs = tempfile.mkdtemp()
@@ -28,7 +27,7 @@ def main(samples: int = 1250, epochs: int = 10, repeats: int = 2) -> dict:
                          "dropout": 0.0, "options": {"samples": samples}}
             if weights:
                 overrides["weights"] = weights
-            recipe = Recipe.resolve(plugin.recipe, overrides=overrides, option_defaults=plugin.data.options)
+            recipe = plugin.resolve_recipe(overrides=overrides)
             result = finetune(plugin, recipe, runs_dir=runs, verbose=0)
             results[cache].append(result)
             return sum(result.timings.values())

@@ -12,25 +12,41 @@ from zoo.training import rundir
 log = logging.getLogger(__name__)
 
 
-def import_custom_objects(meta: dict) -> None:
-    """Import the module that registers the plugin's Keras serialisables (named in zoo.json)."""
-    module = meta.get("custom_objects_module")
+def import_custom_objects(meta: dict, plugin=None) -> None:
+    """Import the module where the run's plugin registers its Keras serialisables.
+
+    The module is the one the *installed* plugin named in `meta["plugin"]` declares
+    (`Plugin.custom_objects_module`), never a module named in the file: a crafted
+    `zoo.json` or sidecar must not choose what code runs.
+    """
+    name = meta.get("plugin")
+    if plugin is None:
+        if not name:
+            return
+        from zoo import registry
+
+        try:
+            plugin = registry.get_plugin(name)
+        except PluginError as exc:
+            raise PluginError(f"loading this model needs plugin {name!r}: {exc}") from None
+    name = plugin.name
+    module = plugin.custom_objects_module
     if module:
         try:
             importlib.import_module(module)
         except ImportError as exc:
             raise PluginError(
-                f"the run needs module {module!r} of plugin {meta.get('plugin')!r} to load its model: {exc}; "
-                "install the plugin"
+                f"plugin {name!r} names module {module!r} for its Keras layers, which fails to import: {exc}; "
+                "reinstall the plugin"
             ) from None
 
 
-def load_keras_model(path: str | Path, meta: dict | None = None):
+def load_keras_model(path: str | Path, meta: dict | None = None, plugin=None):
     """`keras.saving.load_model` in safe mode; a file needing unsafe code is refused with the reason."""
     import keras
 
-    if meta:
-        import_custom_objects(meta)
+    if meta or plugin is not None:
+        import_custom_objects(meta or {}, plugin)
     try:
         return keras.saving.load_model(path, safe_mode=True, compile=False)
     except ValueError as exc:

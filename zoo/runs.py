@@ -81,7 +81,7 @@ class Run:
         if "model" not in self._cache:
             from zoo.loading import load_keras_model
 
-            self._cache["model"] = load_keras_model(self.path / "model.keras", self.meta)
+            self._cache["model"] = load_keras_model(self.path / "model.keras", self.meta, self.plugin)
         return self._cache["model"]
 
     def data(self, source: str | None = None):

@@ -126,8 +126,7 @@ def assemble(plugin, recipe: Recipe, bundle, prior=None) -> Assembly:
     x = inputs if len(inputs) > 1 else next(iter(inputs.values()))
     data_prep = bundle.preprocessing
     if fitted is not None:
-        data_prep = load_keras_model(fitted, {"custom_objects_module": plugin.custom_objects_module,
-                                              "plugin": plugin.name})
+        data_prep = load_keras_model(fitted, plugin=plugin)
     if data_prep is not None:
         x = data_prep(x)
     prep = contract.preprocessing_layer(plugin, spec, signature, options)
