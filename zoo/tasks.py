@@ -51,9 +51,19 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar, Mapping, Sequence
 
-import numpy as np
-
 from zoo.errors import ConfigError, DataError
+
+
+class _Numpy:
+    """numpy, imported on first use: plugin modules import this one, and `zoo plugins list` stays fast."""
+
+    def __getattr__(self, name):
+        import numpy
+
+        return getattr(numpy, name)
+
+
+np = _Numpy()
 
 __all__ = ["Task", "Multiclass", "Binary", "Multilabel", "Regression", "TokenMulticlass", "BUILTIN_TASKS",
            "task_for_kind"]
