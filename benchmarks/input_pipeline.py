@@ -25,7 +25,7 @@ def main(epochs: int = 3, repeats: int = 3, batch: int = 32) -> dict:
 
     plugin = registry.get_plugin("vision")
     recipe = plugin.resolve_recipe(overrides={"strategy": "full", "batch_size": batch, "weights": "none"})
-    bundle = plugin.data.demo(recipe)
+    bundle = plugin.data.demo(recipe, plugin.options_for(recipe))
     parts = assemble(plugin, recipe, bundle)
     model = parts.model
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=compile_metrics(plugin.task))

@@ -90,6 +90,33 @@ def gpu_section(path: Path) -> list[str]:
     return lines
 
 
+def script_of(benchmark: str) -> str:
+    """The script a row came from: `export tflite int8 size` -> export, `fraud[mlp]` -> fraud."""
+    name = benchmark.split("[")[0].split(" ")[0]
+    return name if name in SCRIPTS else benchmark
+
+
+def results_from_page(page: Path) -> list[dict]:
+    """The rows of a results page, grouped by script (ratios kept as the page wrote them)."""
+    if not page.is_file():
+        return []
+    by_script: dict[str, dict] = {}
+    for line in page.read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
+        if len(cells) != 5 or cells[0] in ("benchmark", "---") or not line.startswith("| "):
+            continue
+        benchmark, compared, ratio, goal, verdict = cells
+        script = script_of(benchmark)
+        entry = by_script.setdefault(script, {"script": script, "rows": [], "from_page": True})
+        if compared.startswith("failed: "):
+            entry["error"] = compared[len("failed: "):]
+            continue
+        passed = {"pass": True, "falls short": False}.get(verdict)
+        entry["rows"].append({"benchmark": benchmark, "compared": compared, "ratio": ratio, "goal": goal,
+                              "passed": passed})
+    return list(by_script.values())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--small", action="store_true")
@@ -117,9 +144,12 @@ def main() -> None:
         results.append({"script": name, "seconds": seconds, "rows": rows_of(data), "raw": data})
         for row in rows_of(data):
             print(f"   {row.get('benchmark')}: {fmt_ratio(row.get('ratio'))} goal {row.get('goal')}", flush=True)
-    if args.only and (HERE / "results.json").is_file():  # keep the other scripts' last results
+    if args.only:  # keep the other scripts' last results: from results.json, else from the committed page
         ran = {r["script"] for r in results}
-        previous = json.loads((HERE / "results.json").read_text())["results"]
+        if (HERE / "results.json").is_file():
+            previous = json.loads((HERE / "results.json").read_text())["results"]
+        else:
+            previous = results_from_page(HERE / "RESULTS.md")
         by_name = {r["script"]: r for r in previous if r["script"] not in ran}
         by_name.update({r["script"]: r for r in results})
         results = [by_name[s] for s in SCRIPTS if s in by_name]

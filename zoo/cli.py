@@ -40,6 +40,25 @@ class ZooGroup(click.Group):
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(2)
 
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        """Usage errors (an unknown --strategy, a bad integer) also print one line and exit 2."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.UsageError as exc:
+            where = f"zoo {exc.ctx.command_path.split(' ', 1)[1]} --help" if exc.ctx and " " in exc.ctx.command_path \
+                else "zoo --help"
+            click.echo(f"Error: {exc.format_message()} (see `{where}`)", err=True)
+            sys.exit(2)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.exceptions.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
 
 @click.group(cls=ZooGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="keras-zoo")
@@ -171,7 +190,12 @@ def _parse_options(pairs: tuple[str, ...]) -> dict:
         if "=" not in pair:
             raise ConfigError(f"-o {pair!r} must look like KEY=VALUE")
         key, value = pair.split("=", 1)
-        options[key.strip()] = yaml.safe_load(value)
+        try:
+            options[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            problem = getattr(exc, "problem", None) or type(exc).__name__
+            raise ConfigError(f"-o {pair!r}: the value is not valid YAML ({problem}); quote it or fix the "
+                              "brackets, e.g. -o 'windows=[lung, bone]'") from None
     return options
 
 
@@ -205,6 +229,8 @@ RECIPE_OPTIONS = [
     click.option("--seed", type=int),
     click.option("--precision", type=click.Choice(PRECISIONS), help="auto: mixed bfloat16 on a GPU, else float32."),
     click.option("--jit/--no-jit", default=None, help="XLA compilation (default: on with a GPU)."),
+    click.option("--deterministic", is_flag=True, default=None,
+                 help="Same seed, same run: TensorFlow op determinism (slower on a GPU)."),
     click.option("--distribute", type=click.Choice(DISTRIBUTE)),
     click.option("--max-samples", type=int, help="Use at most N samples per split (quick trials)."),
 ]
@@ -236,8 +262,16 @@ def finetune(plugin_name, data, config, options, runs_dir, resume, **values):
         meta = rundir.read_run(resume, require_complete=False)
         if plugin_name and plugin_name != meta["plugin"]:
             raise ConfigError(f"--plugin {plugin_name} differs from the run's plugin {meta['plugin']}")
+        fixed = sorted(k for k in overrides if k not in ("epochs", "options")) + (["options"] if options else [])
+        if config:
+            fixed.append("config")
+        if fixed or (data and data != meta.get("data")):
+            names = ", ".join("-o" if k == "options" else f"--{k.replace('_', '-')}" for k in fixed) or "--data"
+            raise ConfigError(f"--resume continues {resume} with its own recipe and data; drop {names} (only "
+                              "--epochs may change, to train longer), or start a new run")
         plugin = registry.get_plugin(meta["plugin"])
-        recipe = plugin.resolve_recipe(base=meta["recipe"])
+        extra = {"epochs": overrides["epochs"]} if "epochs" in overrides else None
+        recipe = plugin.resolve_recipe(base=meta["recipe"], overrides=extra)
         data = meta.get("data")
     else:
         if not plugin_name:
@@ -254,6 +288,8 @@ def finetune(plugin_name, data, config, options, runs_dir, resume, **values):
     click.echo("validation: " + _fmt(result.metrics))
     if result.test_metrics:
         click.echo("test: " + _fmt(result.test_metrics))
+    for note in result.warnings:
+        click.echo(f"warning: {note}", err=True)
 
 
 @cli.command()

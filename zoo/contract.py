@@ -39,6 +39,13 @@ def _positional(fn: Callable) -> int | None:
     return sum(1 for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
 
 
+def _names(fn: Callable) -> list[str]:
+    try:
+        return [p.name for p in inspect.signature(fn).parameters.values()]
+    except (TypeError, ValueError):
+        return []
+
+
 def _overrides(adapter, name: str) -> bool:
     from zoo.api import DataAdapter
 
@@ -54,9 +61,12 @@ def _v1_markers(plugin) -> list[str]:
         if spec.preprocessing is not None and _positional(spec.preprocessing) == 1:
             marks.append(f"backbone {key!r}: preprocessing(input_signature) -> add options")
     data = plugin.data
-    for name, old in (("load", 2), ("demo", 1), ("group_predictions", 3)):
+    for name, old in (("load", 2), ("demo", 1)):
         if _overrides(data, name) and _positional(getattr(data, name)) == old:
             marks.append(f"DataAdapter.{name} takes the contract 1 arguments")
+    if _overrides(data, "group_predictions") and _names(data.group_predictions)[:2] == ["paths", "inputs"]:
+        # both forms take three arguments: contract 1's are (paths, inputs, scores)
+        marks.append("DataAdapter.group_predictions(paths, inputs, scores) -> (rows, scores, options)")
     if _overrides(data, "read_inputs") and _positional(data.read_inputs) == 2:
         marks.append("DataAdapter.read_inputs(paths, input_signature) -> add options, deployment and return Rows")
     if getattr(data, "options", None) and not plugin.options:

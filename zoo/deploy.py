@@ -51,7 +51,6 @@ def export_run(run: str | Path, fmt: str, *, quantize: str = "none", out: str | 
         stem = ("model" if exporter.suffix else f"model-{exporter.name}") + ("" if quantize == "none" else f"-{quantize}")
         out = run / "exports" / f"{stem}{exporter.suffix}"
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     signature = {k: (tuple(v["shape"]), v["dtype"]) for k, v in meta["input_signature"].items()}
     sidecar = {
         "source_run": str(run.resolve()),
@@ -89,7 +88,13 @@ def _open(target: Path):
         raise RunError(f"{target} does not exist; pass a run folder or an exported artifact")
     if not sidecar.is_file():
         raise RunError(f"{target} has no sidecar {sidecar.name}; export it with `zoo export` to predict with it")
-    meta = json.loads(sidecar.read_text())
+    try:
+        meta = json.loads(sidecar.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RunError(f"{sidecar} is not valid JSON ({exc}); export the run again with `zoo export --force`") from None
+    missing = [k for k in ("plugin", "class_names", "input_signature") if not isinstance(meta, dict) or k not in meta]
+    if missing:
+        raise RunError(f"{sidecar} lacks {', '.join(missing)}; export the run again with `zoo export --force`")
     import_custom_objects(meta)
     return load_artifact(target), meta
 

@@ -113,7 +113,8 @@ def _discover(group: str, validate: Callable[[Any, str], tuple[Any, str]]) -> li
             origins = ", ".join(f"{e.distribution} ({e.value})" for e in same)
             for e in same:
                 e.status = "conflict"
-                e.reason = f"name {name!r} is registered by {len(same)} entry points: {origins}"
+                e.reason = (f"name {name!r} is registered by {len(same)} entry points: {origins}; uninstall one "
+                            f"of them (pip uninstall {same[-1].distribution})")
     return entries
 
 
@@ -149,6 +150,8 @@ def _get(group: str, name: str, kind: str, flag: str):
             + (f" (see `{flag}`)" if flag else "")
         )
     entry = same[0]
+    if entry.status == "conflict":
+        raise PluginError(f"{kind} {name!r} is in conflict: {entry.reason}")
     if entry.status != "ok":
         raise PluginError(f"{kind} {name!r} from {entry.distribution} is {entry.status}: {entry.reason}")
     return entry.obj

@@ -192,7 +192,7 @@ def _check_backbone(plugin, spec, signature, options) -> dict[str, Any]:
     try:
         blocks = resolve_blocks(spec, model)
     except ZooError as exc:
-        raise AssertionError(str(exc)) from None
+        raise AssertionError(str(exc).replace(f"backbone {spec.name!r}: ", "", 1)) from None
     info = {"blocks": len(blocks), "parameters": int(model.count_params())}
     layer = contract.preprocessing_layer(plugin, spec, signature, options)
     if layer is not None:

@@ -78,10 +78,10 @@ class ExportOptions:
             raise ExportError(
                 f"--calibration-samples must be at least 1, got {self.calibration_samples}"
             )
-        if not 0.0 <= float(self.min_agreement) <= 1.0:
+        if not 0.0 <= float(self.min_agreement) <= 1.0:  # also refuses NaN
             raise ExportError(f"min_agreement must lie in [0, 1], got {self.min_agreement}")
-        if self.atol is not None and self.atol < 0:
-            raise ExportError(f"--atol must be non-negative, got {self.atol}")
+        if self.atol is not None and not (0 <= float(self.atol) < float("inf")):
+            raise ExportError(f"--atol must be a finite number >= 0, got {self.atol}")
         if self.opset is not None and int(self.opset) < 7:
             raise ExportError(f"--opset must be 7 or more, got {self.opset}")
 

@@ -132,10 +132,41 @@ def _write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         _remove(Path(tmp))
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _apply_umask(path: Path) -> None:
+    """Give files made by mkstemp / mkdtemp (0600 / 0700) the modes the user's umask asks for."""
+    mask = _umask()
+    if path.is_dir() and not path.is_symlink():
+        os.chmod(path, 0o777 & ~mask)
+        for root, dirs, files in os.walk(path):
+            for name in dirs:
+                os.chmod(os.path.join(root, name), 0o777 & ~mask)
+            for name in files:
+                os.chmod(os.path.join(root, name), 0o666 & ~mask)
+    elif path.exists():
+        os.chmod(path, 0o666 & ~mask)
+
+
+def _remove_stale_partials(out_path: Path, suffix: str) -> None:
+    """Temporary files an earlier, killed export of `out_path` left next to it."""
+    stem = out_path.name[: -len(suffix)] if suffix and out_path.name.endswith(suffix) else out_path.name
+    sidecar = sidecar_path_for(out_path).name
+    for pattern in (f".{stem}.partial-*", f".{out_path.name}.old-*", f".{sidecar}.partial-*"):
+        for stale in out_path.parent.glob(pattern):
+            logger.info("removing %s, left by an interrupted export", stale)
+            _remove(stale)
 
 
 def _remove(path: Path) -> None:
@@ -248,7 +279,13 @@ def export_model(
         if not force:
             raise ExportError(f"{out_path} already exists; pass --force to overwrite it")
         logger.info("%s exists and will be replaced (--force)", out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError, PermissionError) as exc:
+        raise ExportError(f"cannot write to {out_path.parent} ({exc.strerror or type(exc).__name__}); pass --out "
+                          "in a folder you can write to") from None
+    if not os.access(out_path.parent, os.W_OK | os.X_OK):
+        raise ExportError(f"{out_path.parent} is not writable; pass --out in a folder you can write to")
 
     export_source, rebuilt = _keras.as_float32(model)
     signature = (
@@ -266,6 +303,7 @@ def export_model(
         calibration = samples
     _check_samples("calibration data", calibration, signature)
 
+    _remove_stale_partials(out_path, exporter.suffix)
     tmp = _temp_artifact(out_path, exporter.suffix)
     try:
         logger.info("exporting %s (quantize=%s) to %s", exporter.name, options.quantize, tmp)
@@ -296,36 +334,42 @@ def export_model(
                     f"Nothing was written to {out_path}"
                 )
         sha256, size = artifact_digest(tmp)
+        data: dict[str, Any] = dict(sidecar or {})
+        ours: dict[str, Any] = {
+            "artifact": out_path.name,
+            "format": exporter.name,
+            "quantization": {
+                "mode": options.quantize,
+                "io_dtype": options.io_dtype,
+                "calibration_samples": details.get("calibration_samples"),
+            },
+            "export_options": options.to_dict(),
+            "export_details": details,
+            "input_signature": signature_to_json(signature),
+            "task_kind": task_kind,
+            "verification": report.to_dict() if report is not None else SKIPPED,
+            "versions": library_versions(),
+            "sha256": sha256,
+            "size_bytes": size,
+            "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        }
+        clashes = sorted(set(data) & set(ours))
+        if clashes:
+            logger.warning("sidecar keys %s are set by the exporter; the caller's values are replaced", clashes)
+        data.update(ours)
+        sidecar_file = sidecar_path_for(out_path)
+        # Order matters for a kill at any instant: the old artifact and sidecar go first, then the
+        # new sidecar, then the artifact. An artifact is never left without its own sidecar; at
+        # worst a sidecar waits for an artifact that is not there (and predict says so).
+        if out_path.exists() or out_path.is_symlink():
+            _remove(sidecar_file)
+            _remove(out_path)
+        _write_json_atomic(sidecar_file, data)
+        _apply_umask(tmp)
         _place(tmp, out_path)
     except BaseException:
         _remove(tmp)
         raise
-
-    data: dict[str, Any] = dict(sidecar or {})
-    ours: dict[str, Any] = {
-        "artifact": out_path.name,
-        "format": exporter.name,
-        "quantization": {
-            "mode": options.quantize,
-            "io_dtype": options.io_dtype,
-            "calibration_samples": details.get("calibration_samples"),
-        },
-        "export_options": options.to_dict(),
-        "export_details": details,
-        "input_signature": signature_to_json(signature),
-        "task_kind": task_kind,
-        "verification": report.to_dict() if report is not None else SKIPPED,
-        "versions": library_versions(),
-        "sha256": sha256,
-        "size_bytes": size,
-        "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-    }
-    clashes = sorted(set(data) & set(ours))
-    if clashes:
-        logger.warning("sidecar keys %s are set by the exporter; the caller's values are replaced", clashes)
-    data.update(ours)
-    sidecar_file = sidecar_path_for(out_path)
-    _write_json_atomic(sidecar_file, data)
     logger.info("wrote %s (%d bytes) and %s", out_path, size, sidecar_file.name)
     return ExportReport(
         path=out_path,

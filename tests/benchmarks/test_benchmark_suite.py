@@ -65,3 +65,24 @@ def test_gpu_script_runs_small_on_the_cpu(tmp_path):
     assert results["measured_matmul_flops"]["float32"] > 1e8
     # the results page renders this run's file
     assert "| resnet50 (64 px) | 8 |" in "\n".join(run_all.gpu_section(out))
+
+
+def test_only_one_script_on_a_fresh_clone_keeps_every_other_row_of_the_page(tmp_path):
+    """`run_all.py --only NAME` without results.json rebuilds the other rows from the committed page."""
+    import shutil
+
+    copy = tmp_path / "benchmarks"
+    shutil.copytree(BENCH, copy, ignore=shutil.ignore_patterns("results.json", "__pycache__"))
+    before = [line for line in (copy / "RESULTS.md").read_text().splitlines() if line.startswith("| ")]
+    (copy / "cli_startup.py").write_text(
+        "import json, sys\n"
+        "json.dump({'benchmark': 'cli_startup', 'compared': 'a / b', 'ratio': {'median': 0.04, 'min': 0.03, "
+        "'max': 0.05, 'n': 3}, 'goal': '<= 0.2', 'passed': True}, open(sys.argv[sys.argv.index('--json') + 1], 'w'))\n")
+    proc = subprocess.run([sys.executable, "run_all.py", "--only", "cli_startup"], cwd=copy, text=True,
+                          capture_output=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    after = [line for line in (copy / "RESULTS.md").read_text().splitlines() if line.startswith("| ")]
+    assert "| cli_startup | a / b | 0.040 (0.030-0.050, n=3) | <= 0.2 | pass |" in after
+    kept = [line for line in before if not line.startswith("| cli_startup ")]
+    assert all(line in after for line in kept), set(kept) - set(after)
+    assert len(after) == len(before)

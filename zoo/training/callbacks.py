@@ -10,7 +10,7 @@ from pathlib import Path
 
 import keras
 
-from zoo.errors import ConfigError
+from zoo.errors import ConfigError, RunError
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,72 @@ class HistoryCSV(keras.callbacks.Callback):
         os.replace(tmp, self.path)
 
 
+class TrainingGuard(keras.callbacks.Callback):
+    """A run whose loss is NaN or infinite fails with the fix; a loss that climbs is reported.
+
+    Keras' own `TerminateOnNaN` only stops, and the run would be marked complete with a
+    broken model. Here a non-finite training or validation loss raises `RunError` (the run
+    is marked failed); a training loss above `climb` times its first-epoch value is noted in
+    `warnings` (the run's `zoo.json` and the command's output say it diverged).
+    """
+
+    def __init__(self, learning_rate: float, climb: float = 2.0):
+        super().__init__()
+        self.learning_rate = learning_rate
+        self.climb = climb
+        self.first: float | None = None
+        self.warnings: list[str] = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        import math
+
+        logs = logs or {}
+        for key in ("loss", "val_loss"):
+            if key in logs and not math.isfinite(float(logs[key])):
+                raise RunError(f"the {'training' if key == 'loss' else 'validation'} loss became {float(logs[key])} "
+                               f"at epoch {epoch + 1}; lower the learning rate (--lr, now {self.learning_rate:g}) or "
+                               "check the data for NaN or infinite values")
+        loss = float(logs.get("loss", "nan"))
+        if self.first is None:
+            self.first = loss
+        elif loss > self.climb * self.first and loss > 0.1:
+            note = (f"training loss rose from {self.first:.4g} (epoch 1) to {loss:.4g} (epoch {epoch + 1}): the run "
+                    f"diverged; try a lower learning rate (--lr, now {self.learning_rate:g})")
+            if not self.warnings:
+                log.warning("%s", note)
+            self.warnings = [note]
+
+
+class EarlyStopping(keras.callbacks.EarlyStopping):
+    """Keras' early stopping, with tied best epochs broken by validation loss.
+
+    Keras keeps the *first* of epochs with the same monitored value: a linear probe that
+    reaches validation accuracy 1.0 at epoch 1 ships epoch-1 weights even when later epochs
+    with the same accuracy have a far lower validation loss. Here an epoch that ties the best
+    value and has a lower `val_loss` becomes the best (weights restored from it).
+    """
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        self._best_loss = float("inf")
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        before = (self.best, self.best_epoch)
+        current = self.get_monitor_value(logs)
+        loss = float(logs.get("val_loss", "inf"))
+        tie = (self.monitor != "val_loss" and current is not None and self.best is not None
+               and float(current) == float(self.best) and loss < self._best_loss)
+        super().on_epoch_end(epoch, logs)
+        if (self.best, self.best_epoch) != before:
+            self._best_loss = loss
+        elif tie and epoch >= self.start_from_epoch:
+            self.best_epoch = epoch
+            self._best_loss = loss
+            if self.restore_best_weights:
+                self.best_weights = self.model.get_weights()
+
+
 class TargetReached(keras.callbacks.Callback):
     """Stop when a metric reaches a target (`--target 'val_auc>=0.95'`) and say so."""
 
@@ -116,19 +182,32 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
 
         if not self._state.is_file():
             return
-        state = json.loads(self._state.read_text())
+        try:
+            state = json.loads(self._state.read_text())
+            if not isinstance(state, dict) or not isinstance(state.get("epoch"), int) or "weights" not in state:
+                raise ValueError("not a backup record")
+        except (ValueError, OSError) as exc:
+            raise RunError(f"the run's backup {self._state} is unreadable ({exc}); remove {self.backup_dir} to "
+                           "restart this run from epoch 1, or start a new run") from None
         if self.model.optimizer is not None and not self.model.optimizer.built:
             self.model.optimizer.build(self.model.trainable_variables)
         if "weights_count" not in state:  # a backup of the earlier format: Keras weights, no optimizer state
             self.model.load_weights(Path(self.backup_dir) / state["weights"])
             self.model._initial_epoch = state["epoch"]
             return
-        with np.load(Path(self.backup_dir) / state["weights"]) as saved:
-            self.model.set_weights([saved[f"w{i}"] for i in range(state["weights_count"])])
-            variables = self._optimizer_variables()
-            if len(variables) == state["optimizer_count"]:
-                for i, variable in enumerate(variables):
-                    variable.assign(saved[f"o{i}"])
+        import zipfile
+
+        weights_file = Path(self.backup_dir) / state["weights"]
+        try:
+            with np.load(weights_file) as saved:
+                self.model.set_weights([saved[f"w{i}"] for i in range(state["weights_count"])])
+                variables = self._optimizer_variables()
+                if len(variables) == state["optimizer_count"]:
+                    for i, variable in enumerate(variables):
+                        variable.assign(saved[f"o{i}"])
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+            raise RunError(f"the run's backup {weights_file} is unreadable ({type(exc).__name__}: {exc}); remove "
+                           f"{self.backup_dir} to restart this run from epoch 1, or start a new run") from None
         self.model._initial_epoch = state["epoch"]
 
     def _save_model(self):
@@ -155,6 +234,6 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
                 old.unlink()
 
     def on_train_end(self, logs=None):
-        import shutil
-
-        shutil.rmtree(self.backup_dir, ignore_errors=True)
+        # The backup stays until the run is marked complete (`finetune` removes it then): a kill
+        # between the last epoch and the end of the run resumes without training again.
+        pass

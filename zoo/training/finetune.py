@@ -51,6 +51,7 @@ class RunResult:
     stopped_by: str
     timings: dict[str, float] = field(default_factory=dict)
     model: Any = field(default=None, repr=False)
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -256,6 +257,10 @@ def _finetune(plugin, recipe, data, runs_dir, resume, verbose, strategy, extra_c
         clock[0] = now
 
     keras.utils.set_random_seed(recipe.seed)
+    if recipe.deterministic:
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
     precision = configure_precision(recipe)
     jit = use_jit(recipe)
     bundle = load_data(plugin, recipe, data)
@@ -309,6 +314,17 @@ def _finetune(plugin, recipe, data, runs_dir, resume, verbose, strategy, extra_c
         "versions": library_versions(),
         "command": " ".join(sys.argv) if sys.argv and sys.argv[0].endswith("zoo") else None,
     })
+    with rundir.locked(run):
+        if resume is not None:  # re-read under the lock: another resume may have finished it
+            if rundir.read_run(run, require_complete=False).get("status") == "complete":
+                raise RunError(f"run {run} is already complete; nothing to resume")
+            meta.setdefault("resumes", []).append({"at": _now(), "epochs": recipe.epochs})
+        return _run_locked(plugin, recipe, bundle, parts, run, meta, train_raw, val_raw, steps, monitor, mode,
+                           target, strategy, jit, verbose, extra_callbacks, timings, lap)
+
+
+def _run_locked(plugin, recipe, bundle, parts, run, meta, train_raw, val_raw, steps, monitor, mode, target,
+                strategy, jit, verbose, extra_callbacks, timings, lap) -> RunResult:
     rundir.write_json(run / rundir.RUN_FILE, meta)
     lap("build")
     try:
@@ -319,7 +335,9 @@ def _finetune(plugin, recipe, data, runs_dir, resume, verbose, strategy, extra_c
         meta["error"] = f"{type(exc).__name__}: {exc}"
         rundir.write_json(run / rundir.RUN_FILE, meta)
         raise
-    history, stopped_by, epochs_run, cached = result
+    history, stopped_by, epochs_run, cached, warnings = result
+    if warnings:
+        meta["warnings"] = warnings
     lap("train")
     return _finish(plugin, recipe, bundle, parts, run, meta, stopped_by, epochs_run, cached, timings, lap)
 
@@ -344,17 +362,19 @@ def _now() -> str:
 def _callbacks(run: Path, monitor: str, mode: str, recipe: Recipe, target, has_validation=True):
     import keras
 
-    from zoo.training.callbacks import AtomicBackupAndRestore, HistoryCSV, TargetReached
+    from zoo.training.callbacks import (AtomicBackupAndRestore, EarlyStopping, HistoryCSV, TargetReached,
+                                        TrainingGuard)
 
     callbacks = [
+        TrainingGuard(recipe.learning_rate),
         HistoryCSV(run / "history.csv"),
         AtomicBackupAndRestore(str(run / "checkpoints" / "backup")),
         keras.callbacks.ModelCheckpoint(str(run / "checkpoints" / "best.weights.h5"), monitor=monitor, mode=mode,
                                         save_best_only=True, save_weights_only=True),
     ]
     if recipe.patience > 0:
-        callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=recipe.patience,
-                                                       restore_best_weights=True))
+        callbacks.append(EarlyStopping(monitor=monitor, mode=mode, patience=recipe.patience,
+                                       restore_best_weights=True))
     target_cb = None
     if target is not None:
         target_cb = TargetReached(*target)
@@ -417,13 +437,20 @@ def _train(plugin, recipe, bundle, parts, run, train_raw, val_raw, steps, monito
         val_ds = batched(val_raw, recipe, training=False)
         history = trainer.fit(train_ds, validation_data=val_ds, epochs=recipe.epochs, callbacks=callbacks,
                               verbose=verbose, shuffle=False)
+    guard = callbacks[0]
+    warnings = list(guard.warnings)
     epochs_run = len(_read_history(run))
+    best = run / "checkpoints" / "best.weights.h5"
+    if not history.epoch and epochs_run and recipe.patience > 0 and best.is_file():
+        # Resumed after the last epoch (killed before the run was complete): no epoch ran here, so
+        # early stopping saw nothing; the best checkpoint holds what it would have restored.
+        trainer.load_weights(best)
     stopped_by = "epochs"
     if target_cb is not None and target_cb.reached_epoch is not None:
         stopped_by = f"target {recipe.target} reached at epoch {target_cb.reached_epoch + 1}"
     elif epochs_run < recipe.epochs:
         stopped_by = f"early stopping on {monitor} (patience {recipe.patience})"
-    return history, stopped_by, epochs_run, cached
+    return history, stopped_by, epochs_run, cached, warnings
 
 
 def _read_history(run: Path) -> list[dict]:
@@ -504,4 +531,8 @@ def _finish(plugin, recipe, bundle, parts, run, meta, stopped_by, epochs_run, ca
     meta["timings_s"] = timings
     meta["status"] = "complete"
     rundir.write_json(run / rundir.RUN_FILE, meta)
-    return RunResult(run, val_metrics, test_metrics, epochs_run, stopped_by, timings, model)
+    import shutil
+
+    shutil.rmtree(run / "checkpoints" / "backup", ignore_errors=True)  # only once the run is complete
+    return RunResult(run, val_metrics, test_metrics, epochs_run, stopped_by, timings, model,
+                     list(meta.get("warnings") or []))

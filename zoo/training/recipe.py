@@ -79,6 +79,7 @@ class Recipe:
     seed: int = 42
     precision: str = "auto"
     jit: bool | None = None
+    deterministic: bool = False
     distribute: str = "none"
     val_fraction: float = 0.15
     test_fraction: float = 0.15
@@ -151,6 +152,17 @@ class Recipe:
         for key in ("epochs", "batch_size", "trainable_blocks", "unfreeze_every", "lora_rank", "head_hidden"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"recipe {key} must be at least 1, got {getattr(self, key)}")
+        limits = {"epochs": 100_000, "batch_size": 1_000_000, "trainable_blocks": 10_000, "unfreeze_every": 100_000,
+                  "lora_rank": 4096, "head_hidden": 1_000_000, "warmup_epochs": 100_000, "patience": 100_000}
+        for key, most in limits.items():
+            if getattr(self, key) > most:
+                raise ConfigError(f"recipe {key} must be at most {most:,}, got {getattr(self, key):,}")
+        if not 0 <= self.seed < 2**32:
+            raise ConfigError(f"recipe seed must be in [0, 2**32), got {self.seed}")
+        if self.max_samples is not None and self.max_samples < 1:
+            raise ConfigError(f"recipe max_samples must be at least 1, got {self.max_samples}")
+        if self.weight_decay < 0:
+            raise ConfigError(f"recipe weight_decay must be >= 0, got {self.weight_decay}")
         for key in ("warmup_epochs", "patience"):
             if getattr(self, key) < 0:
                 raise ConfigError(f"recipe {key} must be >= 0, got {getattr(self, key)}")
@@ -195,7 +207,7 @@ _INT_FIELDS = {"trainable_blocks", "unfreeze_every", "lora_rank", "head_hidden",
                "warmup_epochs", "patience", "seed", "max_samples"}
 _FLOAT_FIELDS = {"lr_decay", "dropout", "reg_weight", "learning_rate", "weight_decay", "val_fraction",
                  "test_fraction"}
-_BOOL_FIELDS = {"jit", "cache_features"}
+_BOOL_FIELDS = {"jit", "cache_features", "deterministic"}
 
 
 def _coerce(key: str, value: Any, origin: str) -> Any:
@@ -244,6 +256,8 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
         text = path.read_text()
     except OSError as exc:
         raise ConfigError(f"cannot read recipe file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"recipe file {path} is not text (not UTF-8 YAML); pass a .yaml recipe") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

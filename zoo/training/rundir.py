@@ -16,6 +16,7 @@ half-written file; commands that take a run use only complete ones.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import hashlib
 import json
@@ -27,6 +28,8 @@ from typing import Any
 from zoo.errors import RunError
 
 RUN_FILE = "zoo.json"
+#: what every complete fine-tuning run records (commands that take a run read these)
+REQUIRED_KEYS = ("plugin", "backbone", "task", "class_names", "input_signature", "recipe")
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
@@ -37,10 +40,17 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w") as fh:
             fh.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600: readable by others as the umask says
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_json(path: str | Path, data: dict[str, Any]) -> None:
@@ -70,7 +80,15 @@ def sha256_file(path: str | Path) -> str:
 def new_run_dir(runs_dir: str | Path, plugin_name: str) -> Path:
     """Create `runs_dir/<plugin>-<timestamp>` (a suffix keeps two runs in one second apart)."""
     runs_dir = Path(runs_dir)
-    runs_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise RunError(f"--runs-dir {runs_dir} is a file, not a folder; pass a folder for the runs") from None
+    except PermissionError:
+        raise RunError(f"--runs-dir {runs_dir} cannot be created here (permission denied); pass a folder you can "
+                       "write to") from None
+    if not os.access(runs_dir, os.W_OK | os.X_OK):
+        raise RunError(f"--runs-dir {runs_dir} is not writable; pass a folder you can write to")
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     for i in range(1000):
         name = f"{plugin_name}-{stamp}" + (f"-{i}" if i else "")
@@ -85,6 +103,36 @@ def new_run_dir(runs_dir: str | Path, plugin_name: str) -> Path:
     raise RunError(f"cannot create a new run folder in {runs_dir}")
 
 
+@contextlib.contextmanager
+def locked(run: str | Path):
+    """Hold the run folder's lock for the block; `RunError` when another process holds it.
+
+    An OS file lock (`flock`) on `run/.lock`: released by the OS when the holder dies, so a
+    killed run never leaves a stale lock behind.
+    """
+    path = Path(run) / ".lock"
+    try:
+        import fcntl
+    except ImportError:  # no flock on this platform: no locking
+        yield
+        return
+    handle = open(path, "a+")
+    try:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise RunError(f"run {run} is in use by {holder}; wait for it to finish or stop it") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"process {os.getpid()}")
+        handle.flush()
+        yield
+    finally:
+        handle.close()
+
+
 def read_run(path: str | Path, require_complete: bool = True) -> dict[str, Any]:
     """The run's `zoo.json`; `RunError` when it is missing, unreadable or incomplete."""
     path = Path(path)
@@ -97,16 +145,24 @@ def read_run(path: str | Path, require_complete: bool = True) -> dict[str, Any]:
         data = json.loads(meta.read_text())
     except json.JSONDecodeError as exc:
         raise RunError(f"{meta} is not valid JSON ({exc.msg}, line {exc.lineno})") from None
+    if not isinstance(data, dict):
+        raise RunError(f"{meta} holds {type(data).__name__}, not the run's record (an object); the file was "
+                       "overwritten: restore it or re-run fine-tuning")
     if require_complete and data.get("status") != "complete":
         raise RunError(
             f"run {path} is {data.get('status', 'incomplete')}, not complete; "
             f"finish it with `zoo finetune --resume {path}` or start a new one"
         )
+    needed = ("plugin", "backbone") if data.get("kind") == "pretrain" else REQUIRED_KEYS
+    missing = [key for key in (needed if require_complete else ("plugin",)) if key not in data]
+    if missing:
+        raise RunError(f"{meta} lacks {', '.join(repr(k) for k in missing)}; the file was edited or truncated: "
+                       "restore it or re-run fine-tuning")
     return data
 
 
-def newest_run(runs_dir: str | Path = "runs") -> Path:
-    """The most recent complete run under `runs_dir`."""
+def newest_run(runs_dir: str | Path = "runs", kind: str | None = "finetune") -> Path:
+    """The most recent complete run under `runs_dir` (fine-tuning runs; `kind=None`: any, "pretrain")."""
     runs_dir = Path(runs_dir)
     candidates = []
     if runs_dir.is_dir():
@@ -117,7 +173,9 @@ def newest_run(runs_dir: str | Path = "runs") -> Path:
                     data = json.loads(meta.read_text())
                 except json.JSONDecodeError:
                     continue
-                if data.get("status") == "complete":
+                if not isinstance(data, dict):
+                    continue
+                if data.get("status") == "complete" and (kind is None or data.get("kind", "finetune") == kind):
                     candidates.append((data.get("finished", ""), child.stat().st_mtime, child))
     if not candidates:
         raise RunError(f"no complete run under {runs_dir}/; run `zoo finetune --plugin NAME` first or pass RUN")

@@ -1,7 +1,7 @@
 """keras-zoo's vision plugin: ImageNet backbones, image folders and CSVs, a generated demo.
 
 Found through the entry point `vision = "zoo_vision:plugin"` (group
-`keras_zoo.plugins`); uses only the public contract in `zoo.api`.
+`keras_zoo.plugins`); uses only the public plugin contract (`zoo.api`, `zoo.data`, `zoo.runs`, `zoo.errors`).
 
 ```
 zoo finetune --plugin vision                                  # demo data, MobileNetV2 (shipped weights)
@@ -15,11 +15,10 @@ Importing this package imports neither TensorFlow nor Keras.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from zoo.api import BackboneSpec, Plugin, TaskSpec
+from zoo.api import Plugin, TaskSpec
 from zoo_vision.backbones import DEFAULT_BACKBONE, IMAGENET_BACKBONES, imagenet_spec
-from zoo_vision.data import VisionData
+from zoo_vision.data import OPTIONS, VisionData
+from zoo_vision.hub import hub_spec
 
 __version__ = "0.1.0"
 
@@ -34,18 +33,7 @@ DEFAULT_RECIPE = {
     "dropout": 0.2,
 }
 
-
-@dataclass
-class VisionPlugin(Plugin):
-    """The vision `Plugin`, which also resolves `hub:<preset-or-folder>` backbone names."""
-
-    def resolve_backbone(self, name: str) -> BackboneSpec | None:
-        from zoo_vision.hub import hub_spec
-
-        return hub_spec(name)
-
-
-plugin = VisionPlugin(
+plugin = Plugin(
     name="vision",
     domain="vision",
     summary="Image classification: ImageNet backbones (MobileNetV2 weights shipped), folders/CSVs of images",
@@ -56,6 +44,9 @@ plugin = VisionPlugin(
     recipe=dict(DEFAULT_RECIPE),
     version=__version__,
     custom_objects_module="zoo_vision.layers",
+    options=dict(OPTIONS),
+    resolve_backbone=hub_spec,  # `hub:<preset-or-folder>` names
+    contract=2,
 )
 
-__all__ = ["plugin", "VisionPlugin", "VisionData", "DEFAULT_RECIPE"]
+__all__ = ["plugin", "VisionData", "DEFAULT_RECIPE", "OPTIONS"]

@@ -25,7 +25,6 @@ Importing this module does not import TensorFlow or Keras.
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
 import re
 import warnings
@@ -34,6 +33,7 @@ from typing import Any, Callable
 
 from zoo.api import BackboneSpec
 from zoo.errors import ConfigError, PluginError, WeightsError
+from zoo.runs import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -183,14 +183,15 @@ def image_size_of(input_signature) -> int:
     return int(size)
 
 
-def _build_from_signature(name: str, weights, input_signature):
+def _build_from_signature(name: str, weights, input_signature, options):
+    # the image size is the data's (input_signature), which the image_size option set
     return build_imagenet_backbone(name, weights, image_size_of(input_signature))
 
 
-def _preprocessing_layer(mode: str, input_signature=None, **config):
+def _preprocessing_layer(mode: str, input_signature, options):
     from zoo_vision.layers import ImageNetPreprocess
 
-    return ImageNetPreprocess(mode=mode, name="imagenet_preprocess", **config)
+    return ImageNetPreprocess(mode=mode, name="imagenet_preprocess")
 
 
 # --------------------------------------------------------------------------- construction and weights
@@ -276,14 +277,6 @@ def shipped_weights_path() -> Path:
     return Path(__file__).resolve().parent / "weights" / SHIPPED_WEIGHTS
 
 
-def sha256_of(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def load_shipped_mobilenet_v2(model, path: str | Path | None = None) -> None:
     """Load the shipped MobileNetV2 notop weights into `model` after checking their sha256."""
     path = Path(path) if path is not None else shipped_weights_path()
@@ -292,7 +285,7 @@ def load_shipped_mobilenet_v2(model, path: str | Path | None = None) -> None:
             f"the MobileNetV2 ImageNet weights are missing from the plugin ({path}); reinstall keras-zoo-vision "
             "or pass --weights PATH or --weights none"
         )
-    got = sha256_of(path)
+    got = sha256_file(path)
     if got != SHIPPED_SHA256:
         raise WeightsError(
             f"the MobileNetV2 ImageNet weights at {path} have sha256 {got}, expected {SHIPPED_SHA256}: the file "

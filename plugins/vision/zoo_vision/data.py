@@ -1,10 +1,10 @@
 """Image data: folders or CSVs in, seeded stratified splits of decoded images out.
 
-Layouts `VisionData.load(source, recipe)` reads:
+Layouts `VisionData.load(source, recipe, options)` reads:
 
 - a folder with one sub-folder per class: `photos/cat/1.jpg, photos/dog/2.png ...`;
-  split into train/validation/test per class (stratified, seeded by
-  `recipe.seed`, sizes from `recipe.val_fraction` / `recipe.test_fraction`);
+  split into train/validation/test per class (`zoo.data.split_indices`: stratified,
+  seeded by `recipe.seed`, sizes from `recipe.val_fraction` / `recipe.test_fraction`);
 - a folder with `train/` and `val/` (or `validation/`), and optionally `test/`,
   each with one sub-folder per class: those splits are used as they are;
 - a CSV file with a `path,label` header (paths relative to the CSV's folder),
@@ -25,15 +25,15 @@ from __future__ import annotations
 
 import csv
 import logging
-import math
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from zoo.api import DataAdapter, DataBundle, TensorSpec
-from zoo.errors import ConfigError, DataError
+from zoo.api import DataAdapter, DataBundle, Option, Rows, TensorSpec
+from zoo.data import split_indices
+from zoo.errors import DataError
 
 log = logging.getLogger(__name__)
 
@@ -42,85 +42,51 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 TF_FORMATS = {"PNG", "JPEG", "MPO", "BMP", "GIF", "WEBP"}
 SPLIT_NAMES = {"train": "train", "val": "validation", "validation": "validation", "test": "test"}
 MAX_NAMED = 5  # files named in one error message
+FLIPS = ("none", "horizontal", "vertical", "horizontal_and_vertical")
 
-#: plugin options (`-o KEY=VALUE`) and their defaults.
-OPTIONS: dict[str, Any] = {
-    "image_size": 128,
-    "augment": True,
-    "flip": "horizontal",
-    "rotation": 0.05,
-    "zoom": 0.1,
-    "contrast": 0.2,
-    "randaugment": False,
-    "mixup": 0.0,
-    "cutmix": 0.0,
-    "skip_bad_files": False,
-    "demo_images_per_class": 60,
+#: the plugin options (`-o KEY=VALUE`), declared as `Plugin.options`; the core converts and checks them.
+OPTIONS: dict[str, Option] = {
+    "image_size": Option(128, "square input side in pixels (images are resized to it)", type=int, min=32),
+    "augment": Option(True, "flip, rotation, zoom and contrast on training batches", type=bool),
+    "flip": Option("horizontal", "RandomFlip mode when augment is true", choices=FLIPS),
+    "rotation": Option(0.05, "RandomRotation factor, a fraction of a full turn", type=float, min=0.0, max=0.5),
+    "zoom": Option(0.1, "RandomZoom factor: zoom in and out by up to this fraction (Keras needs it below 1)",
+                   type=float, min=0.0, max=0.99),
+    "contrast": Option(0.2, "RandomContrast factor", type=float, min=0.0, max=1.0),
+    "randaugment": Option(False, "add keras.layers.RandAugment (2 random ops per image)", type=bool),
+    "mixup": Option(0.0, "MixUp Beta(alpha, alpha) alpha, label-preserving; 0 turns it off", type=float, min=0.0),
+    "cutmix": Option(0.0, "CutMix Beta(alpha, alpha) alpha, label-preserving; 0 turns it off", type=float,
+                     min=0.0),
+    "skip_bad_files": Option(False, "leave out unreadable images and empty classes instead of stopping", type=bool),
+    "demo_images_per_class": Option(60, "images per class of the generated demo data", type=int, min=4),
 }
 
 
-@dataclass
+@dataclass(frozen=True)
 class VisionOptions:
-    """The plugin options of a recipe, checked."""
+    """A typed view of the plugin's `Options` (values already checked by the core).
 
-    image_size: int = 128
-    augment: bool = True
-    flip: str = "horizontal"
-    rotation: float = 0.05
-    zoom: float = 0.1
-    contrast: float = 0.2
-    randaugment: bool = False
-    mixup: float = 0.0
-    cutmix: float = 0.0
-    skip_bad_files: bool = False
-    demo_images_per_class: int = 60
+    Example: `VisionOptions.from_options(plugin.options_for(recipe)).image_size`.
+    """
+
+    image_size: int
+    augment: bool
+    flip: str
+    rotation: float
+    zoom: float
+    contrast: float
+    randaugment: bool
+    mixup: float
+    cutmix: float
+    skip_bad_files: bool
+    demo_images_per_class: int
 
     @classmethod
-    def from_recipe(cls, recipe) -> "VisionOptions":
-        raw = dict(OPTIONS)
-        raw.update(getattr(recipe, "options", None) or {})
-        unknown = sorted(set(raw) - set(OPTIONS))
-        if unknown:
-            raise ConfigError(f"unknown vision option(s) {', '.join(unknown)}; known: {', '.join(OPTIONS)}")
-        values = {}
-        for key, default in OPTIONS.items():
-            values[key] = _coerce_option(key, raw[key], default)
-        opts = cls(**values)
-        if opts.image_size < 32:
-            raise ConfigError(f"option image_size must be at least 32, got {opts.image_size}")
-        if opts.flip not in ("none", "horizontal", "vertical", "horizontal_and_vertical"):
-            raise ConfigError(f"option flip must be none, horizontal, vertical or horizontal_and_vertical, got {opts.flip!r}")
-        for key in ("rotation", "zoom", "contrast", "mixup", "cutmix"):
-            if getattr(opts, key) < 0:
-                raise ConfigError(f"option {key} must be >= 0, got {getattr(opts, key)}")
-        if opts.demo_images_per_class < 4:
-            raise ConfigError(f"option demo_images_per_class must be at least 4, got {opts.demo_images_per_class}")
-        return opts
-
-
-def _coerce_option(key: str, value: Any, default: Any) -> Any:
-    try:
-        if isinstance(default, bool):
-            if isinstance(value, bool):
-                return value
-            text = str(value).strip().lower()
-            if text in ("true", "yes", "on", "1"):
-                return True
-            if text in ("false", "no", "off", "0"):
-                return False
-            raise ValueError
-        if isinstance(default, int):
-            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-                raise ValueError
-            return int(value)
-        if isinstance(default, float):
-            if isinstance(value, bool):
-                raise ValueError
-            return float(value)
-        return str(value)
-    except (TypeError, ValueError):
-        kind = type(default).__name__
-        raise ConfigError(f"option {key} must be a {kind}, got {value!r}") from None
+    def from_options(cls, options: Mapping[str, Any] | None = None) -> "VisionOptions":
+        """The options given (a `zoo.api.Options` or a mapping), declared defaults for the rest."""
+        values = {key: spec.default for key, spec in OPTIONS.items()}
+        values.update(options or {})
+        return cls(**{f.name: values[f.name] for f in fields(cls)})
 
 
 # --------------------------------------------------------------------------- checking files
@@ -428,39 +394,15 @@ def _check_classes(listing: Listing, opts: VisionOptions) -> Listing:
 
 # --------------------------------------------------------------------------- splitting
 
-def stratified_split(items: list[tuple[str, int]], n_classes: int, val_fraction: float, test_fraction: float,
-                     seed: int) -> dict[str, list[tuple[str, int]]]:
-    """Per class: shuffle with `seed`, then cut test, validation and training parts.
+def split_items(items: list[tuple[str, int]], val_fraction: float, test_fraction: float,
+                seed: int) -> dict[str, list[tuple[str, int]]]:
+    """`(path, label)` pairs cut into train / validation / test by `zoo.data.split_indices` (per class).
 
-    Each class with at least 3 images gives at least one image to validation
-    (and to test when `test_fraction > 0`) and keeps at least one to train on.
+    Example: `split_items(listing.items["all"], 0.15, 0.15, seed=42)["validation"]`.
     """
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    out: dict[str, list[tuple[str, int]]] = {"train": [], "validation": [], "test": []}
-    for label in range(n_classes):
-        members = sorted(p for p, y in items if y == label)
-        order = rng.permutation(len(members))
-        members = [members[i] for i in order]
-        n = len(members)
-        n_test = _part(n, test_fraction)
-        n_val = _part(n, val_fraction)
-        while n - n_test - n_val < 1 and (n_test or n_val):
-            if n_test >= n_val and n_test:
-                n_test -= 1
-            else:
-                n_val -= 1
-        out["test"].extend((p, label) for p in members[:n_test])
-        out["validation"].extend((p, label) for p in members[n_test:n_test + n_val])
-        out["train"].extend((p, label) for p in members[n_test + n_val:])
-    return out
-
-
-def _part(n: int, fraction: float) -> int:
-    if fraction <= 0 or n < 3:
-        return 0
-    return max(1, int(math.floor(n * fraction + 0.5)))
+    train, val, test = split_indices([y for _, y in items], val_fraction, test_fraction, seed)
+    return {name: [items[i] for i in index] for name, index in (("train", train), ("validation", val),
+                                                                  ("test", test))}
 
 
 # --------------------------------------------------------------------------- tf.data
@@ -528,49 +470,80 @@ class VisionData(DataAdapter):
     Example:
 
     ```python
-    from zoo.training.recipe import Recipe
     from zoo_vision import plugin
 
-    recipe = Recipe.resolve(plugin.recipe, overrides={"options": {"image_size": 96}},
-                            option_defaults=plugin.data.options)
-    bundle = plugin.data.load("photos/", recipe)   # photos/cat/*.jpg, photos/dog/*.jpg
-    bundle.class_names                              # ['cat', 'dog']
+    recipe = plugin.resolve_recipe(overrides={"options": {"image_size": 96}})
+    bundle = plugin.data.load("photos/", recipe, plugin.options_for(recipe))  # photos/cat/*.jpg, photos/dog/*.jpg
+    bundle.class_names                                                       # ['cat', 'dog']
     ```
     """
 
-    options: Mapping[str, Any] = OPTIONS
-
-    def load(self, source: str, options) -> DataBundle:
-        opts = VisionOptions.from_recipe(options)
+    def load(self, source: str, recipe, options) -> DataBundle:
+        """The images under `source` (a class-per-folder tree, train/ and val/ folders, or a CSV)."""
+        opts = VisionOptions.from_options(options)
         listing = scan_source(source, opts.skip_bad_files)
-        return self._bundle(listing, options, opts, source=str(source))
+        return self._bundle(listing, recipe, opts, source=str(source))
 
-    def demo(self, options) -> DataBundle:
+    def demo(self, recipe, options) -> DataBundle:
+        """The generated demo images (`zoo_vision.demo`), read through the folder loader."""
         from zoo_vision.demo import ensure_demo
 
-        opts = VisionOptions.from_recipe(options)
+        opts = VisionOptions.from_options(options)
         root = ensure_demo(opts.demo_images_per_class)
         listing = scan_folder(root, skip_bad=False)
         listing.layout = "demo"
-        return self._bundle(listing, options, opts, source=str(root))
+        return self._bundle(listing, recipe, opts, source=str(root))
 
-    def read_inputs(self, paths: Sequence[str], input_signature: Mapping[str, TensorSpec]) -> dict:
-        """Image files (or folders of them) -> `{"image": float32 (N, S, S, 3)}`, decoded as in training."""
+    def read_inputs(self, paths: Sequence[str], input_signature: Mapping[str, TensorSpec], options,
+                    deployment: Mapping[str, Any]) -> Rows:
+        """Image files (or folders of them) -> `Rows` of float32 (S, S, 3) images, one per file.
+
+        Decoded and resized as in training, to the model's image size (`options.image_size`
+        when the signature has none). A folder stands for its image files (recursively,
+        sorted); each row's source is its file.
+
+        Example: `plugin.data.read_inputs(["photos/cat"], signature, options, {}).sources`
+        -> `['photos/cat/1.jpg', 'photos/cat/2.png']`.
+        """
         spec = input_signature.get("image") if input_signature else None
-        size = int(spec.shape[0]) if spec is not None and spec.shape[0] is not None else OPTIONS["image_size"]
-        return {"image": read_images(expand_inputs(paths), size)}
-
-    def group_predictions(self, paths: Sequence[str], inputs: Mapping[str, Any], scores) -> list:
-        """One row per image file, named by its path (folders are expanded as in `read_inputs`)."""
+        if spec is not None and spec.shape[0] is not None:
+            size = int(spec.shape[0])
+        else:
+            size = VisionOptions.from_options(options).image_size
         files = expand_inputs(paths)
-        return [(name, scores[i]) for i, name in enumerate(files)]
+        return Rows({"image": read_images(files, size)}, sources=files)
+
+    def write_examples(self, folder, recipe, options) -> list[str]:
+        """One image of each demo class, as a user would pass them to `zoo predict` (PNG and JPEG).
+
+        They are drawn like the demo images but with indices after the demo's own, so no
+        example is an image the demo trains on.
+
+        Example: `plugin.data.write_examples("examples/", recipe, options)`
+        -> `['examples/butterfly.png', 'examples/fish.jpg', ...]`.
+        """
+        from zoo_vision.demo import CLASSES, render
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        index = VisionOptions.from_options(options).demo_images_per_class
+        written = []
+        for c, name in enumerate(CLASSES):
+            image = render(c, index)
+            if c % 2:
+                path = folder / f"{name}.jpg"
+                image.save(path, format="JPEG", quality=95)
+            else:
+                path = folder / f"{name}.png"
+                image.save(path, format="PNG")
+            written.append(str(path))
+        return written
 
     # ------------------------------------------------------------------
     def _bundle(self, listing: Listing, recipe, opts: VisionOptions, source: str) -> DataBundle:
         listing = validate_listing(listing, opts)
-        n = len(listing.class_names)
         if "all" in listing.items:
-            splits = stratified_split(listing.items["all"], n, recipe.val_fraction, recipe.test_fraction, recipe.seed)
+            splits = split_items(listing.items["all"], recipe.val_fraction, recipe.test_fraction, recipe.seed)
         else:
             splits = {"train": listing.items.get("train", []), "validation": listing.items.get("validation", []),
                       "test": listing.items.get("test", [])}

@@ -8,7 +8,7 @@ gives the class away: the class is in the object's shape and parts, which
 ImageNet features describe and random ones do not.
 
 The images are deterministic (image i of class c is the same on every
-machine) and written once to `$KERAS_ZOO_CACHE/vision-demo-v1/N-per-class/`
+machine) and written once to `$KERAS_ZOO_CACHE/vision-demo-v1/N-per-class/` (`zoo.data.cache_dir`)
 (default cache `~/.cache/keras-zoo`), then read back through the same folder
 loader a user's photos go through.
 
@@ -24,6 +24,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from zoo.data import cache_dir
+
 log = logging.getLogger(__name__)
 
 VERSION = "vision-demo-v1"
@@ -32,18 +34,14 @@ SIZE_RANGE = (112, 160)
 _MARKER = "COMPLETE"
 
 
-def cache_root() -> Path:
-    """`$KERAS_ZOO_CACHE`, else `~/.cache/keras-zoo`."""
-    env = os.environ.get("KERAS_ZOO_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "keras-zoo"
-
-
 def ensure_demo(per_class: int = 60) -> Path:
-    """The demo folder (one sub-folder per class), generated on first use."""
-    target = cache_root() / VERSION / f"{per_class}-per-class"
+    """The demo folder (one sub-folder per class) under `zoo.data.cache_dir`, generated on first use.
+
+    Example: `ensure_demo(4)` -> `Path('~/.cache/keras-zoo/vision-demo-v1/4-per-class')`.
+    """
+    target = cache_dir(VERSION) / f"{per_class}-per-class"
     if (target / _MARKER).is_file():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".partial-", dir=target.parent))
     try:
         write_demo(tmp, per_class)
@@ -63,6 +61,7 @@ def ensure_demo(per_class: int = 60) -> Path:
 
 
 def write_demo(folder: Path, per_class: int) -> None:
+    """`folder/<class>/<class>_<i>.png` for i < `per_class`, drawn by `render`."""
     for c, name in enumerate(CLASSES):
         (folder / name).mkdir(parents=True, exist_ok=True)
         for i in range(per_class):

@@ -32,7 +32,10 @@ _SPECS: dict[str, BackboneSpec] = {}
 
 
 def hub_spec(name: str) -> BackboneSpec | None:
-    """The `BackboneSpec` for `hub:<preset>`, or None when `name` is not a hub name."""
+    """The `BackboneSpec` for `hub:<preset>`, or None when `name` is not a hub name (`Plugin.resolve_backbone`).
+
+    Example: `hub_spec("hub:resnet_50_imagenet").default_weights == "preset"`, `hub_spec("resnet50") is None`.
+    """
     if not isinstance(name, str) or not name.startswith(PREFIX):
         return None
     preset = name[len(PREFIX):].strip()
@@ -81,8 +84,11 @@ def _preset_arg(preset: str) -> str:
     return str(path) if path.is_dir() else preset
 
 
-def build_hub_backbone(preset: str, weights, input_signature):
-    """`keras_hub.models.Backbone.from_preset(preset)`, checked to take one (S, S, 3) image."""
+def build_hub_backbone(preset: str, weights, input_signature, options):
+    """`keras_hub.models.Backbone.from_preset(preset)`, checked to take one (S, S, 3) image.
+
+    Example: `build_hub_backbone("resnet_50_imagenet", "preset", {"image": TensorSpec((128, 128, 3))}, options)`.
+    """
     from zoo_vision.backbones import image_size_of, load_local_weights
 
     keras_hub = import_keras_hub()
@@ -116,8 +122,11 @@ def build_hub_backbone(preset: str, weights, input_signature):
     return model
 
 
-def hub_preprocessing(preset: str, input_signature=None):
-    """The preset's image converter scale/offset as an `ImageNetPreprocess(mode="affine")` layer."""
+def hub_preprocessing(preset: str, input_signature, options):
+    """The preset's image converter scale/offset as an `ImageNetPreprocess(mode="affine")` layer.
+
+    Example: `hub_preprocessing("resnet_50_imagenet", signature, options).mode == "affine"`.
+    """
     from zoo_vision.layers import ImageNetPreprocess
 
     keras_hub = import_keras_hub()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vision_helpers import demo_cache, recipe, vision_env  # noqa: F401  (fixtures)
+from vision_helpers import demo_cache, load, recipe, vision_env  # noqa: F401  (fixtures)
 
 from zoo_vision import plugin
 from zoo_vision.augment import ImageAugment
@@ -59,11 +59,11 @@ def test_options_build_the_augmentation(tmp_path, vision_env):
     from vision_helpers import class_folder
 
     root = class_folder(tmp_path / "d", {"a": 3, "b": 3})
-    bundle = plugin.data.load(str(root), recipe(image_size=32, randaugment=True, mixup=0.2, cutmix=0.5))
+    bundle = load(root, recipe(image_size=32, randaugment=True, mixup=0.2, cutmix=0.5))
     described = bundle.metadata["augment"]
     assert described["layers"] == ["RandomFlip", "RandomRotation", "RandomZoom", "RandomContrast", "RandAugment"]
     assert described["mixup"] == 0.2 and described["cutmix"] == 0.5
-    assert plugin.data.load(str(root), recipe(image_size=32, augment=False)).augment is None
+    assert load(root, recipe(image_size=32, augment=False)).augment is None
 
 
 def test_demo_is_generated_once_as_png_files_and_deterministic(vision_env, tmp_path, monkeypatch):
@@ -71,7 +71,8 @@ def test_demo_is_generated_once_as_png_files_and_deterministic(vision_env, tmp_p
 
     from zoo_vision.demo import CLASSES, VERSION, ensure_demo, render
 
-    bundle = plugin.data.demo(recipe(image_size=32))
+    r = recipe(image_size=32)
+    bundle = plugin.data.demo(r, plugin.options_for(r))
     root = vision_env / VERSION / "60-per-class"
     assert bundle.metadata["source"] == str(root)
     assert bundle.class_names == sorted(CLASSES)
@@ -91,6 +92,8 @@ def test_demo_is_generated_once_as_png_files_and_deterministic(vision_env, tmp_p
 
 
 def test_demo_goes_through_the_folder_loader(vision_env):
-    bundle = plugin.data.demo(recipe(image_size=32, demo_images_per_class=8))
+    r = recipe(image_size=32, demo_images_per_class=8)
+    bundle = plugin.data.demo(r, plugin.options_for(r))
     assert bundle.metadata["layout"] == "demo"
-    assert sum(bundle.metadata["counts"]["train"].values()) == 6 * 5
+    assert bundle.metadata["counts"]["train"] == {name: 6 for name in bundle.class_names}
+    assert bundle.metadata["counts"]["validation"] == {name: 1 for name in bundle.class_names}

@@ -24,13 +24,17 @@ STAGES = {
 }
 
 
-def test_check_plugin(vision_env):
+def test_check_plugin(vision_env, tmp_path):
     from zoo.testing import check_plugin
     from zoo_vision import plugin
+    from zoo_vision.demo import CLASSES
 
-    report = check_plugin(plugin, options={"options": {"image_size": 32}})
+    report = check_plugin(plugin, recipe={"options": {"image_size": 32}}, workdir=tmp_path)
+    assert report["contract"] == 2
     assert set(report["backbones"]) == set(IMAGENET_BACKBONES)
     assert report["demo_train"] > 100 and report["demo_validation"] >= 25
+    # write_examples -> read_inputs -> predict: one prediction per example image
+    assert report["predict"]["rows"] == len(CLASSES) == len(report["predict"]["examples"])
 
 
 def test_registered_through_the_entry_point():
@@ -39,6 +43,32 @@ def test_registered_through_the_entry_point():
     plugin = registry.get_plugin("vision")
     assert plugin.default_backbone == "mobilenet_v2"
     assert plugin.backbone().default_weights == "imagenet"
+
+
+def test_written_to_contract_2():
+    import warnings
+
+    from zoo import contract
+    from zoo.api import ZooDeprecationWarning
+    from zoo_vision import plugin
+
+    assert plugin.contract == 2 and plugin.validate() == []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ZooDeprecationWarning)
+        assert contract.version_of(plugin) == 2
+    assert contract._v1_markers(plugin) == []  # nothing left in the contract 1 form
+
+
+def test_backbones_take_the_options():
+    from zoo.api import TensorSpec
+    from zoo_vision import plugin
+
+    options = plugin.options_for(plugin.resolve_recipe(overrides={"options": {"image_size": 32}}))
+    spec = plugin.backbone("mobilenet_v2")
+    signature = {"image": TensorSpec((32, 32, 3))}
+    model = spec.build(None, signature, options)
+    assert model.output_shape == (None, 1, 1, 1280)
+    assert spec.preprocessing(signature, options).mode == "tf"
 
 
 def test_importing_the_plugin_does_not_import_tensorflow():

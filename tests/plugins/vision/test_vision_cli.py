@@ -72,7 +72,18 @@ def test_plugins_info_lists_the_backbones():
     assert set(info["backbones"]) == {"mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large",
                                       "efficientnet_v2_b0", "resnet50", "convnext_tiny"}
     assert info["backbones"]["mobilenet_v2"]["parameters"] == "2.26M"
-    assert info["data_options"]["image_size"] == 128
+    assert info["contract"] == 2
+    assert info["options"]["image_size"]["default"] == 128 and info["options"]["image_size"]["min"] == 32
+    assert info["options"]["flip"]["choices"] == ["none", "horizontal", "vertical", "horizontal_and_vertical"]
+    assert all(option["help"] for option in info["options"].values())
+
+
+def test_bad_option_exits_2_naming_it(tmp_path, demo_cache):
+    out = run_zoo("finetune", "--plugin", "vision", "-o", "image_size=16", "--runs-dir", str(tmp_path / "runs"),
+                  cwd=tmp_path, env={"KERAS_ZOO_CACHE": str(demo_cache)})
+    assert out.returncode == 2, out.stdout + out.stderr
+    errors = [line for line in out.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "image_size" in errors[0] and ">= 32" in errors[0], out.stderr
 
 
 @pytest.mark.slow

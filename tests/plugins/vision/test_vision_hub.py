@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from vision_helpers import class_folder, recipe
+from vision_helpers import class_folder, load, recipe
 
 from zoo.errors import ConfigError
 from zoo_vision import plugin
@@ -19,7 +19,7 @@ def test_without_keras_hub_the_error_names_the_install(monkeypatch):
     from zoo.api import TensorSpec
 
     with pytest.raises(ConfigError, match="pip install keras-hub"):
-        spec.build("preset", {"image": TensorSpec((64, 64, 3))})
+        spec.build("preset", {"image": TensorSpec((64, 64, 3))}, plugin.options_for(recipe(image_size=64)))
 
 
 def test_plain_names_are_not_hub_names():
@@ -54,13 +54,14 @@ def test_local_preset_folder_builds_and_assembles(local_preset, tmp_path):
     assert spec is plugin.backbone(name) and spec.default_weights == "preset"
     data = class_folder(tmp_path / "d", {"a": 3, "b": 3})
     r = recipe({"backbone": name}, image_size=32)
-    bundle = plugin.data.load(str(data), r)
-    model = spec.build("preset", bundle.input_signature)
+    options = plugin.options_for(r)
+    bundle = load(data, r)
+    model = spec.build("preset", bundle.input_signature, options)
     for a, b in zip(original.get_weights(), model.get_weights()):
         np.testing.assert_array_equal(a, b)
     blocks = resolve_blocks(spec, model)
     assert [block[0].name for block in blocks] == ["conv1_pad", "stack0_block0_1_conv", "stack1_block0_1_pad"]
-    prep = spec.preprocessing(bundle.input_signature)
+    prep = spec.preprocessing(bundle.input_signature, options)
     assert prep.mode == "affine" and prep.offset == -0.5
     parts = assemble(plugin, r, bundle)
     x = np.full((1, 32, 32, 3), 255.0, "float32")
@@ -73,4 +74,4 @@ def test_unfetchable_preset_is_a_weights_error(local_preset, tmp_path):
 
     spec = plugin.backbone(f"hub:{tmp_path / 'nowhere'}")
     with pytest.raises((WeightsError, ConfigError)):
-        spec.build("preset", {"image": TensorSpec((32, 32, 3))})
+        spec.build("preset", {"image": TensorSpec((32, 32, 3))}, plugin.options_for(recipe(image_size=32)))

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from zoo.errors import WeightsError
-from zoo_vision.backbones import (SHIPPED_SHA256, build_imagenet_backbone, load_shipped_mobilenet_v2, sha256_of,
-                                  shipped_weights_path)
+from zoo.runs import sha256_file
+from zoo_vision.backbones import SHIPPED_SHA256, build_imagenet_backbone, load_shipped_mobilenet_v2, shipped_weights_path
 
 SIZE = 128
 
@@ -42,7 +42,7 @@ def _photo_crops():
 
 def test_shipped_file_is_the_documented_one():
     assert shipped_weights_path().is_file()
-    assert sha256_of(shipped_weights_path()) == SHIPPED_SHA256
+    assert sha256_file(shipped_weights_path()) == SHIPPED_SHA256
 
 
 def test_shipped_weights_see_photos_as_imagenet_features_do():

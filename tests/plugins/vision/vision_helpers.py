@@ -78,11 +78,17 @@ def vision_env(demo_cache, monkeypatch) -> Path:
 
 
 def recipe(overrides: dict | None = None, **options):
-    """The vision plugin's Recipe with `overrides` and plugin `options`."""
-    from zoo.training.recipe import Recipe
+    """The vision plugin's Recipe with `overrides` and plugin `options` (checked by the core)."""
     from zoo_vision import plugin
 
     values = dict(overrides or {})
     if options:
         values["options"] = options
-    return Recipe.resolve(plugin.recipe, overrides=values, option_defaults=plugin.data.options)
+    return plugin.resolve_recipe(overrides=values)
+
+
+def load(source, recipe):
+    """`plugin.data.load` with the options `recipe` sets, as the engine calls it."""
+    from zoo_vision import plugin
+
+    return plugin.data.load(str(source), recipe, plugin.options_for(recipe))
