@@ -20,7 +20,8 @@ from pathlib import Path
 from _common import machine
 
 HERE = Path(__file__).parent
-SCRIPTS = ["cli_startup", "finetune_overhead", "linear_probe_cache", "input_pipeline", "export", "fraud", "flops"]
+SCRIPTS = ["cli_startup", "finetune_overhead", "linear_probe_cache", "input_pipeline", "export", "fraud", "flops",
+           "predict_memory"]
 
 
 def rows_of(result) -> list[dict]:

@@ -393,6 +393,9 @@ class DataAdapter:
       one result per row, named by `rows.sources`.
     - `samples(bundle, split, n) -> {name: array}`: raw inputs used to verify and
       calibrate exports; the default takes the first `n` of a split.
+    - `list_inputs(paths, options) -> [unit, ...]`: optional; the inputs `zoo predict` reads,
+      one chunk at a time, from what the user passed (e.g. a folder expanded into its image
+      files), so memory stays flat however many there are. Default: the paths as given.
     - `write_examples(folder, recipe, options) -> [path, ...]`: optional; writes a few
       raw input files as a user would pass them to `zoo predict` (`check_plugin` reads
       them back through `read_inputs` and predicts on them).
@@ -428,6 +431,7 @@ class DataAdapter:
         return {k: np.stack([r[k] for r in rows]) for k in rows[0]}
 
     write_examples: Callable[..., list[str]] | None = None
+    list_inputs: Callable[..., list[str]] | None = None
 
 
 # --------------------------------------------------------------------------- the plugin

@@ -401,30 +401,60 @@ def _size(n: int) -> str:
 @click.argument("target", type=click.Path())
 @click.argument("inputs", nargs=-1, required=True, type=click.Path())
 @click.option("--threshold", type=float, help="binary/multilabel: decision threshold (default: the run's).")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (a JSON list, written as rows come).")
+@click.option("--strict", is_flag=True, help="Stop at the first input that cannot be read (default: report it, go on).")
 @needs_tensorflow
-def predict(target, inputs, threshold, as_json):
-    """Run TARGET (a run folder, .keras, SavedModel, .tflite or .onnx) on INPUTS the plugin can read."""
-    from zoo.deploy import predict as run_predict
+def predict(target, inputs, threshold, as_json, strict):
+    """Run TARGET (a run folder, .keras, SavedModel, .tflite or .onnx) on INPUTS the plugin can read.
 
-    rows = run_predict(target, list(inputs), threshold=threshold)
+    Results print as they come, a chunk of inputs at a time. An input that cannot be read is
+    reported on its line and the others still run; the exit code is then 1.
+    """
+    from zoo.deploy import iter_predict
+
+    bar = {"shown": False}
+
+    def progress(done, total):
+        if total > 256 and sys.stderr.isatty():
+            bar["shown"] = True
+            click.echo(f"\r{done}/{total} inputs", err=True, nl=False)
+
+    failed = 0
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
-        return
-    for row in rows:
-        if "threshold" in row:
-            sign = ">=" if row["score"] >= row["threshold"] else "<"
-            click.echo(f"{row['input']}: {row['label']} (score {row['score']:.4f} {sign} threshold {row['threshold']:.4f})")
-        elif "label" in row:
-            click.echo(f"{row['input']}: {row['label']} ({row['score']:.4f})")
-        elif "labels" in row:
-            click.echo(f"{row['input']}: {', '.join(row['labels']) or '-'}")
-        elif "tags" in row:
-            click.echo(f"{row['input']}: {' '.join(row['tags'])}")
-        elif "value" in row:
-            click.echo(f"{row['input']}: {row['value']}")
-        else:  # a task kind of a plugin's own: its decoded fields
-            click.echo(f"{row['input']}: " + json.dumps({k: v for k, v in row.items() if k != "input"}))
+        click.echo("[")
+    first = True
+    for row in iter_predict(target, list(inputs), threshold=threshold, strict=strict, progress=progress):
+        failed += "error" in row
+        if as_json:
+            click.echo(("" if first else ",\n") + json.dumps(row), nl=False)
+            first = False
+        else:
+            click.echo(_predict_line(row))
+    if as_json:
+        click.echo("\n]")
+    if bar["shown"]:
+        click.echo("", err=True)
+    if failed:
+        click.echo(f"Error: {failed} input(s) could not be read (listed above); the others were predicted", err=True)
+        sys.exit(1)
+
+
+def _predict_line(row: dict) -> str:
+    if "error" in row:
+        return f"{row['input']}: ERROR {row['error']}"
+    if "threshold" in row:
+        sign = ">=" if row["score"] >= row["threshold"] else "<"
+        return f"{row['input']}: {row['label']} (score {row['score']:.4f} {sign} threshold {row['threshold']:.4f})"
+    if "label" in row:
+        return f"{row['input']}: {row['label']} ({row['score']:.4f})"
+    if "labels" in row:
+        return f"{row['input']}: {', '.join(row['labels']) or '-'}"
+    if "tags" in row:
+        return f"{row['input']}: {' '.join(row['tags'])}"
+    if "value" in row:
+        return f"{row['input']}: {row['value']}"
+    # a task kind of a plugin's own: its decoded fields
+    return f"{row['input']}: " + json.dumps({k: v for k, v in row.items() if k != "input"})
 
 
 def main() -> None:

@@ -160,6 +160,17 @@ def read_rows(plugin, paths: list[str], signature, options, deployment):
     return rows
 
 
+def list_inputs(plugin, paths: list[str], options) -> list[str]:
+    """The units `zoo predict` reads one chunk at a time (an adapter's `list_inputs`, else the paths)."""
+    lister = getattr(plugin.data, "list_inputs", None)
+    if lister is None or version_of(plugin) == 1:
+        return list(paths)
+    units = [str(u) for u in lister(list(paths), options)]
+    if not units:
+        raise DataError(f"no input the {plugin.name} plugin can read in {', '.join(paths[:3])}")
+    return units
+
+
 def group_rows(plugin, rows, scores, options) -> list:
     if version_of(plugin) == 1:
         paths = getattr(rows, "_v1_paths", rows.sources)

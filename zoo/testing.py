@@ -267,7 +267,12 @@ def _compare_predictions(a: list[dict], b: list[dict], problems: list[str]) -> N
         problems.append("zoo predict: the run and the artifact reported different rows")
         return
     keys = [k for k in a[0] if k not in ("input", "score", "scores", "value")] if a else []
-    differ = [r["input"] for r, s in zip(a, b) if any(r.get(k) != s.get(k) for k in keys)]
+
+    def on_the_edge(r, s):  # a score within float noise of the threshold may fall either side
+        return "threshold" in r and abs(float(r.get("score", 0)) - float(r["threshold"])) <= 1e-4 \
+            and abs(float(r.get("score", 0)) - float(s.get("score", 0))) <= 1e-4
+
+    differ = [r["input"] for r, s in zip(a, b) if any(r.get(k) != s.get(k) for k in keys) and not on_the_edge(r, s)]
     if differ and len(differ) > max(1, len(a) // 20):
         problems.append(f"zoo predict: the artifact decides differently from the run on {len(differ)} of {len(a)} "
                         f"rows (first: {differ[0]})")

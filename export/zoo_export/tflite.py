@@ -306,8 +306,11 @@ class TFLiteExporter(Exporter):
 
 def _convert(converter: Any) -> bytes:
     """Run a TFLite converter; converter failures become ExportError with their first lines."""
+    from zoo_export.native import quiet_stderr
+
     try:
-        with warnings.catch_warnings():
+        # The converter's C++ core prints lines such as "fully_quantize: 0, inference_type: 6" on fd 2.
+        with warnings.catch_warnings(), quiet_stderr():
             # int8 calibration runs TF's own deprecated tf.lite.Interpreter internally.
             warnings.filterwarnings("ignore", message=r"(?s).*tf\.lite\.Interpreter is deprecated")
             return converter.convert()

@@ -295,3 +295,73 @@ def test_early_stopping_breaks_ties_by_validation_loss():
         stop.on_epoch_end(epoch, {"val_accuracy": accuracy, "val_loss": loss})
     stop.on_train_end()
     assert stop.best_epoch == 2 and float(model.layers[0].kernel.numpy()[0, 0]) == 2.0
+
+
+# --------------------------------------------------------------------------- predict at scale
+
+def test_predict_reports_an_unreadable_input_on_its_line_and_predicts_the_rest(toy_target, finished, tmp_path):
+    good = finished[1]
+    bad = tmp_path / "broken.npz"
+    bad.write_bytes(b"not a numpy archive")
+    inputs = [str(good), str(bad), str(good)]
+    out = zoo("predict", str(finished[0]), *inputs, path=toy_target)
+    assert out.returncode == 1, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert len(lines) == 9 and lines[4].startswith(f"{bad}: ERROR ") and "not a toy .npz" in lines[4]
+    assert sum(line.startswith(f"{good}#") for line in lines) == 8
+    assert "1 input(s) could not be read" in out.stderr
+    out = zoo("predict", str(finished[0]), *inputs, "--json", path=toy_target)
+    rows = json.loads(out.stdout)
+    assert out.returncode == 1 and [r for r in rows if "error" in r][0]["input"] == str(bad)
+    one_line_error(zoo("predict", str(finished[0]), *inputs, "--strict", path=toy_target), "not a toy .npz")
+
+
+def test_predict_reads_inputs_a_chunk_at_a_time(toy_plugin, finished, tmp_path, monkeypatch):
+    from zoo.deploy import iter_predict
+    from zoo.testing import registered
+    from zoo_toy import ToyData
+
+    seen = []
+    original = ToyData.read_inputs
+
+    def spy(self, paths, *args):
+        seen.append(len(paths))
+        return original(self, paths, *args)
+
+    monkeypatch.setattr(ToyData, "read_inputs", spy)
+    with registered(toy_plugin):
+        rows = list(iter_predict(finished[0], [str(finished[1])] * 10, chunk=4))
+    assert seen == [4, 4, 2] and len(rows) == 40
+
+
+def test_int8_export_prints_no_native_converter_lines(toy_target, finished, tmp_path):
+    run = copy_run(finished[0], tmp_path)
+    out = zoo("export", str(run), "--format", "tflite", "--quantize", "int8", "--min-agreement", "0",
+              path=toy_target)
+    assert out.returncode == 0, out.stderr
+    assert "fully_quantize" not in out.stderr and "inference_type" not in out.stderr, out.stderr
+
+
+def test_quantised_exports_are_verified_at_the_runs_decision_threshold(toy_plugin, tmp_path):
+    """Deployments decide at the run's threshold; verification must count agreement there, not at 0.5."""
+    import dataclasses
+
+    from zoo.api import TaskSpec
+    from zoo.deploy import export_run
+    from zoo.testing import registered
+    from zoo.training.finetune import finetune
+    from zoo_toy import ToyData, make_arrays
+
+    def two_classes(n, seed):
+        x, y = make_arrays(n, seed)
+        return x, (y == 0).astype("int32")
+
+    plugin = dataclasses.replace(toy_plugin, name="toy-binary", task=TaskSpec("binary"),
+                                 data=ToyData(two_classes, ["other", "red"]),
+                                 analyze=lambda run, recipe, options, validation, test: {"decision_threshold": 0.3})
+    recipe = plugin.resolve_recipe(overrides={"strategy": "full", "epochs": 2, "options": {"samples": 120}})
+    with registered(plugin):
+        result = finetune(plugin, recipe, runs_dir=tmp_path, verbose=0)
+        report = export_run(result.path, "tflite", quantize="dynamic")
+    assert report.verification.agreement_kind == "decision@0.3"
+    assert json.loads(report.sidecar_path.read_text())["verification"]["agreement_kind"] == "decision@0.3"

@@ -25,7 +25,7 @@ from importlib import metadata
 from zoo.api import Plugin, TaskSpec
 
 from zoo_medical_ct.backbones import all_specs
-from zoo_medical_ct.data import MedicalCTData
+from zoo_medical_ct.data import OPTIONS, MedicalCTData
 from zoo_medical_ct.metrics import aggregate, choose_threshold, clinical_metrics
 from zoo_medical_ct.report import analyze
 
@@ -36,16 +36,15 @@ except metadata.PackageNotFoundError:   # imported from a source tree
 
 __all__ = ["plugin", "clinical_metrics", "choose_threshold", "aggregate"]
 
-_data = MedicalCTData()
-
 plugin = Plugin(
     name="medical-ct",
     domain="medical-imaging",
     summary="CT (DICOM, NIfTI) in Hounsfield units, CT windows in the model, patient-level splits",
-    backbones=all_specs(_data),
+    backbones=all_specs(),
     default_backbone="mobilenet_v2",
     task=TaskSpec(kind="binary", monitor="val_auc", monitor_mode="max"),
-    data=_data,
+    data=MedicalCTData(),
+    options=OPTIONS,
     recipe={
         "strategy": "partial",
         "trainable_blocks": 4,
@@ -61,4 +60,5 @@ plugin = Plugin(
     version=__version__,
     custom_objects_module="zoo_medical_ct.layers",
     analyze=analyze,
+    contract=2,
 )

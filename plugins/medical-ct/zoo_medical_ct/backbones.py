@@ -8,8 +8,10 @@ backbone from `zoo_vision.backbones` (batch-norm momentum 0.9, see `BN_MOMENTUM`
 Example:
 
 ```python
-spec = backbone_spec("mobilenet_v2", adapter)
-model = spec.build("imagenet", {"hu": TensorSpec((96, 96, 1))})   # shipped weights, offline
+spec = backbone_spec("mobilenet_v2")
+options = plugin.options_for(plugin.resolve_recipe())
+model = spec.build("imagenet", {"hu": TensorSpec((96, 96, 1))}, options)   # shipped weights, offline
+prep = spec.preprocessing({"hu": TensorSpec((96, 96, 1))}, options)        # CTWindow + ImageNet scaling
 ```
 """
 
@@ -20,8 +22,6 @@ import functools
 from zoo.api import BackboneSpec
 from zoo.errors import ConfigError
 
-from zoo_medical_ct.windows import DEFAULT_WINDOWS
-
 INPUT = "hu"
 #: Batch-norm momentum of the backbones. keras.applications uses 0.999 (MobileNetV2), tuned for
 #: ImageNet-length training: in the few hundred steps of a CT fine-tune the moving statistics of
@@ -31,18 +31,22 @@ INPUT = "hu"
 BN_MOMENTUM = 0.9
 
 
-def _size(input_signature) -> int:
+def _input(input_signature):
     try:
-        spec = input_signature[INPUT]
+        return input_signature[INPUT]
     except KeyError:
         raise ConfigError(f"the medical-ct backbones need an {INPUT!r} input; the data has "
                           f"{sorted(input_signature)}") from None
+
+
+def _size(input_signature) -> int:
+    spec = _input(input_signature)
     if spec.shape[0] is None:
         raise ConfigError("the medical-ct backbones need a fixed slice size (plugin option image_size)")
     return int(spec.shape[0])
 
 
-def _build(name: str, weights, input_signature):
+def _build(name: str, weights, input_signature, options):
     from zoo_vision.backbones import build_imagenet_backbone
 
     import keras
@@ -60,25 +64,26 @@ def _blocks(name: str, model):
     return backbone_blocks(name, model)
 
 
-def _preprocessing(name: str, adapter, input_signature):
+def _preprocessing(name: str, input_signature, options):
+    """`ct_preprocessing`: `CTWindow` with the option `windows`, then the backbone's ImageNet scaling."""
     import keras
 
+    from zoo_medical_ct.data import CTOptions
     from zoo_medical_ct.layers import CTWindow
     from zoo_vision.backbones import preprocess_mode
     from zoo_vision.layers import ImageNetPreprocess
 
-    slices = input_signature[INPUT].shape[-1] or 1
-    options = getattr(adapter, "last_options", None)
-    if options is not None and options.slices == slices:
-        windows = options.windows
-    else:   # no data read yet in this process: the defaults for this many slices
-        windows = list(DEFAULT_WINDOWS) if slices == 1 else ["lung"]
-    return keras.Sequential([CTWindow(windows=windows, name="ct_window"),
+    opts = CTOptions.from_options(options)
+    slices = _input(input_signature).shape[-1] or 1
+    if slices != opts.slices:
+        raise ConfigError(f"the {INPUT!r} input has {slices} adjacent slice(s) as channels but option slices is "
+                          f"{opts.slices}; build the model with the options the data was read with")
+    return keras.Sequential([CTWindow(windows=opts.windows, name="ct_window"),
                              ImageNetPreprocess(mode=preprocess_mode(name), name="imagenet_preprocess")],
                             name="ct_preprocessing")
 
 
-def backbone_spec(name: str, adapter) -> BackboneSpec:
+def backbone_spec(name: str) -> BackboneSpec:
     """`BackboneSpec` for the vision plugin's ImageNet backbone `name`, taking raw HU."""
     from zoo_vision.backbones import IMAGENET_BACKBONES
 
@@ -88,7 +93,7 @@ def backbone_spec(name: str, adapter) -> BackboneSpec:
         name=name,
         build=functools.partial(_build, name),
         blocks=functools.partial(_blocks, name),
-        preprocessing=functools.partial(_preprocessing, name, adapter),
+        preprocessing=functools.partial(_preprocessing, name),
         weights={"imagenet": str(info.get("weights", "ImageNet-1k")), "none": "random initialisation",
                  "PATH": "a local .weights.h5 or .keras file"},
         default_weights="imagenet",
@@ -97,7 +102,8 @@ def backbone_spec(name: str, adapter) -> BackboneSpec:
     )
 
 
-def all_specs(adapter) -> dict[str, BackboneSpec]:
+def all_specs() -> dict[str, BackboneSpec]:
+    """A `BackboneSpec` for every ImageNet backbone of the vision plugin."""
     from zoo_vision.backbones import IMAGENET_BACKBONES
 
-    return {name: backbone_spec(name, adapter) for name in IMAGENET_BACKBONES}
+    return {name: backbone_spec(name) for name in IMAGENET_BACKBONES}

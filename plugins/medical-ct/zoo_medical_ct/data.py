@@ -9,11 +9,10 @@ samples, exports and `zoo predict` all take raw HU.
 Example:
 
 ```python
-from zoo.training.recipe import Recipe
 from zoo_medical_ct import plugin
 
-recipe = Recipe.resolve(plugin.recipe, option_defaults=plugin.data.options)
-cohort = load_cohort("studies/labels.csv", recipe)
+recipe = plugin.resolve_recipe(overrides={"options": {"image_size": 64}})
+cohort = plugin.data.cohort("studies/labels.csv", recipe, plugin.options_for(recipe))
 cohort.splits["validation"]          # the validation patients
 bundle = cohort.to_bundle()          # tf.data datasets for the engine
 ```
@@ -28,35 +27,43 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from zoo.api import DataAdapter, DataBundle, TensorSpec
+from zoo.api import DataAdapter, DataBundle, Option, Rows, TensorSpec
+from zoo.data import split_indices
 from zoo.errors import ConfigError, DataError
 
 from zoo_medical_ct import io
 from zoo_medical_ct.labels import StudyRow, read_labels_csv, resolve_classes
 from zoo_medical_ct.metrics import AGGREGATES
-from zoo_medical_ct.splits import split_patients
 from zoo_medical_ct.windows import DEFAULT_WINDOWS, resolve_windows
 
 log = logging.getLogger(__name__)
 
 INPUT = "hu"
+SPLITS = ("train", "validation", "test")
 
-#: plugin options (`-o KEY=VALUE`) and their defaults
-OPTIONS: dict[str, Any] = {
-    "image_size": 96,
-    "windows": list(DEFAULT_WINDOWS),
-    "slices": 1,
-    "classes": None,
-    "aggregate": "mean",
-    "target_sensitivity": 0.9,
-    "demo_patients": 120,
-    "augment": True,
+#: the plugin options (`-o KEY=VALUE`), declared as `Plugin.options`
+OPTIONS: dict[str, Option] = {
+    "image_size": Option(96, "slice side in pixels the model takes (slices are padded square and resized)",
+                         min=32),
+    "windows": Option(list(DEFAULT_WINDOWS), "CT windows computed in the model: lung, mediastinum, bone, brain "
+                      "or {width: W, level: L}; windows x slices must be 3", type=list),
+    "slices": Option(1, "adjacent slices stacked as channels (odd: 1, 3, 5...; 2.5D when > 1)", min=1),
+    "classes": Option(None, "the two labels [NEGATIVE, POSITIVE]; inferred from the data when empty",
+                      type=list, nullable=True),
+    "aggregate": Option("mean", "study score from its slice scores", choices=AGGREGATES),
+    "target_sensitivity": Option(0.9, "study-level sensitivity the threshold is chosen for on validation, "
+                                 "in (0, 1]", type=float, min=0, max=1),
+    "demo_patients": Option(120, "patients in the synthetic demo cohort", min=4),
+    "augment": Option(True, "random flips and shifts of training slices"),
 }
 
 
 @dataclass(frozen=True)
 class CTOptions:
-    """The plugin options of a recipe, validated."""
+    """The plugin options, checked together (the core checks each one alone).
+
+    Example: `CTOptions.from_options(plugin.options_for(recipe)).windows`.
+    """
 
     image_size: int
     windows: list[dict[str, Any]]
@@ -68,44 +75,37 @@ class CTOptions:
     augment: bool
 
     @classmethod
-    def from_recipe(cls, recipe) -> "CTOptions":
-        values = dict(OPTIONS)
-        values.update(getattr(recipe, "options", None) or {})
-        try:
-            size = int(values["image_size"])
-            slices = int(values["slices"])
-            patients = int(values["demo_patients"])
-            target = float(values["target_sensitivity"])
-        except (TypeError, ValueError):
-            raise ConfigError("plugin options image_size, slices, demo_patients must be integers and "
-                              "target_sensitivity a number") from None
-        if size < 32:
-            raise ConfigError(f"option image_size must be at least 32, got {size}")
-        if slices < 1 or slices % 2 == 0:
-            raise ConfigError(f"option slices must be an odd number of adjacent slices (1, 3, 5...), got {slices}")
-        if patients < 4:
-            raise ConfigError(f"option demo_patients must be at least 4, got {patients}")
-        if not 0 < target <= 1:
-            raise ConfigError(f"option target_sensitivity must be in (0, 1], got {target}")
-        if values["aggregate"] not in AGGREGATES:
-            raise ConfigError(f"option aggregate must be one of {', '.join(AGGREGATES)}, got {values['aggregate']!r}")
+    def from_options(cls, options: Mapping[str, Any] | None) -> "CTOptions":
+        """Validate `options` (an `Options`, or any mapping; missing keys take their defaults).
+
+        `ConfigError` naming the option for a bad value or a bad combination.
+        """
+        given = dict(options or {})
+        values = {key: spec.convert(key, given.get(key, spec.default)) for key, spec in OPTIONS.items()}
+        if values["slices"] % 2 == 0:
+            raise ConfigError(f"option slices must be an odd number of adjacent slices (1, 3, 5...), "
+                              f"got {values['slices']}")
+        if not values["target_sensitivity"] > 0:
+            raise ConfigError(f"option target_sensitivity must be in (0, 1], got {values['target_sensitivity']}")
         windows = resolve_windows(values["windows"])
-        if len(windows) * slices != 3:
-            raise ConfigError(
-                f"{len(windows)} window(s) x {slices} slice(s) make {len(windows) * slices} channels; the ImageNet "
-                "backbones take 3: use 3 windows with slices=1 (the default), or one window with slices=3 "
-                "(e.g. -o slices=3 -o windows=[lung])")
-        if not isinstance(values["augment"], bool):
-            raise ConfigError(f"option augment must be true or false, got {values['augment']!r}")
+        if len(windows) * values["slices"] != 3:
+            raise ConfigError(_channels_message(len(windows), values["slices"]))
         classes = values["classes"]
         if classes is not None:
-            if not isinstance(classes, (list, tuple)) or len(classes) != 2 or len({str(c) for c in classes}) != 2:
+            if len(classes) != 2 or len({str(c) for c in classes}) != 2:
                 raise ConfigError(f"option classes must list two labels [NEGATIVE, POSITIVE], got {classes!r}")
             classes = [str(c) for c in classes]
-        return cls(size, windows, slices, classes, str(values["aggregate"]), target, patients, values["augment"])
+        return cls(values["image_size"], windows, values["slices"], classes, values["aggregate"],
+                   values["target_sensitivity"], values["demo_patients"], values["augment"])
 
     def signature(self) -> dict[str, TensorSpec]:
         return {INPUT: TensorSpec((self.image_size, self.image_size, self.slices), "float32")}
+
+
+def _channels_message(n_windows: int, slices: int) -> str:
+    return (f"{n_windows} window(s) x {slices} slice(s) make {n_windows * slices} channels; the ImageNet "
+            "backbones take 3: use 3 windows with slices=1 (the default), or one window with slices=3 "
+            "(e.g. -o slices=3 -o windows=[lung])")
 
 
 @dataclass
@@ -231,19 +231,55 @@ def _read_study(row: StudyRow, classes: list[str], opts: CTOptions, csv_path: Pa
                  slice_index=index, label=int(y.max()), series_uid=volume.series_uid)
 
 
-def load_cohort(source: str | Path, recipe) -> Cohort:
-    """Read the labels CSV `source` and its studies; split the patients."""
-    opts = CTOptions.from_recipe(recipe)
+def load_cohort(source: str | Path, recipe, options: Mapping[str, Any] | None = None) -> Cohort:
+    """Read the labels CSV `source` and its studies; split the patients (`options`: default `recipe.options`)."""
+    opts = CTOptions.from_options(getattr(recipe, "options", None) if options is None else options)
     rows = read_labels_csv(source)
     csv_path = Path(source) if not Path(source).is_dir() else Path(source) / "labels.csv"
     classes = resolve_classes(rows, opts.classes, csv_path)
     studies = [_read_study(row, classes, opts, csv_path) for row in rows]
     _check_duplicates(studies, rows, csv_path)
-    patient_labels: dict[str, int] = {}
-    for study in studies:
-        patient_labels[study.patient_id] = max(patient_labels.get(study.patient_id, 0), study.label)
-    splits = split_patients(patient_labels, recipe.val_fraction, recipe.test_fraction, recipe.seed)
+    splits = split_patients(studies, recipe.val_fraction, recipe.test_fraction, recipe.seed)
     return Cohort(studies, classes, splits, opts, str(csv_path), seed=recipe.seed)
+
+
+def split_patients(studies: Sequence[Study], val_fraction: float, test_fraction: float,
+                   seed: int) -> dict[str, list[str]]:
+    """Patients -> train, validation, test: grouped by patient, stratified by patient label, seeded.
+
+    A patient is positive when any of their studies is. The cut is `zoo.data.split_indices`
+    (half-up rounding per stratum, at least one validation and one test patient per
+    stratum when it can spare them, one always kept for training).
+
+    Example: `split_patients(cohort.studies, 0.15, 0.15, seed=42)["test"]` -> `["CT-DEMO-007", ...]`.
+    """
+    patient_label: dict[str, int] = {}
+    for study in studies:
+        patient_label[study.patient_id] = max(patient_label.get(study.patient_id, 0), int(study.label))
+    if len(patient_label) < 2:
+        raise DataError(f"{len(patient_label)} patient(s) in the data; patient-level splits need at least 2 "
+                        "(3 with a test split)")
+    ids = [study.patient_id for study in studies]
+    parts = split_indices([patient_label[p] for p in ids], val_fraction, test_fraction, seed, groups=ids)
+    splits = {name: sorted({ids[i] for i in index}) for name, index in zip(SPLITS, parts)}
+    check_no_leakage(splits)
+    if val_fraction > 0 and not splits["validation"]:
+        raise DataError(f"{len(patient_label)} patients are too few for a validation split; add patients")
+    for name in ("validation", "test"):
+        if splits[name] and len({patient_label[p] for p in splits[name]}) < len(set(patient_label.values())):
+            log.warning("the %s split has patients of one class only (too few patients of the other); "
+                        "its AUC is undefined", name)
+    return splits
+
+
+def check_no_leakage(splits: Mapping[str, Sequence[str]]) -> None:
+    """`DataError` when a patient is in two splits (their anatomy would be trained on and scored again)."""
+    names = list(splits)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            both = set(splits[a]) & set(splits[b])
+            if both:
+                raise DataError(f"patients {sorted(both)[:3]} are in both the {a} and the {b} split")
 
 
 def _check_duplicates(studies: list[Study], rows: Sequence[StudyRow], csv_path: Path) -> None:
@@ -261,74 +297,90 @@ def _check_duplicates(studies: list[Study], rows: Sequence[StudyRow], csv_path: 
 
 
 class MedicalCTData(DataAdapter):
-    """Labels CSV of CT studies (DICOM series, DICOM files, NIfTI) -> slices split by patient."""
+    """Labels CSV of CT studies (DICOM series, DICOM files, NIfTI) -> slices split by patient.
 
-    options = OPTIONS
+    It keeps nothing between calls: every method reads what it needs from its arguments.
+    """
 
-    def __init__(self):
-        # The windows and slices of the last data read: preprocessing(input_signature) builds CTWindow from
-        # them, because the contract hands preprocessing only the input signature (see the README).
-        self.last_options: CTOptions | None = None
-        # What the last read_inputs read (paths, slices per path, aggregate), for group_predictions.
-        self._last_read: tuple[tuple[str, ...], list[int], str] | None = None
+    def cohort(self, source: str | Path | None, recipe, options: Mapping[str, Any] | None = None) -> Cohort:
+        """The `Cohort` of `source` (a labels CSV), or of the demo data when `source` is None.
 
-    def cohort(self, source: str | Path | None, recipe) -> Cohort:
-        """The `Cohort` of `source` (a labels CSV), or of the demo data when `source` is None."""
+        `options`: the plugin options (default: the recipe's, defaults filled in).
+        """
+        opts = CTOptions.from_options(getattr(recipe, "options", None) if options is None else options)
         if source is None:
             from zoo_medical_ct.demo import demo_cohort
 
-            opts = CTOptions.from_recipe(recipe)
-            cohort = load_cohort(demo_cohort(opts.demo_patients), recipe)
+            cohort = load_cohort(demo_cohort(opts.demo_patients), recipe, options)
             cohort.extra["demo"] = ("synthetic chest CT generated by keras-zoo-medical-ct (medical-ct-demo-v1); "
                                     "not real patients, not for clinical use")
-        else:
-            cohort = load_cohort(source, recipe)
-        self.last_options = cohort.options
-        return cohort
+            return cohort
+        return load_cohort(source, recipe, options)
 
-    def load(self, source, options) -> DataBundle:
-        return self.cohort(source, options).to_bundle()
+    def load(self, source, recipe, options) -> DataBundle:
+        return self.cohort(source, recipe, options).to_bundle()
 
-    def demo(self, options) -> DataBundle:
-        return self.cohort(None, options).to_bundle()
+    def demo(self, recipe, options) -> DataBundle:
+        return self.cohort(None, recipe, options).to_bundle()
 
-    def read_inputs(self, paths: Sequence[str], input_signature: Mapping[str, Any],
-                    deployment: Mapping[str, Any] | None = None) -> dict:
-        """DICOM series folders, DICOM files or NIfTI volumes -> `{"hu": (n_slices, S, S, k)}`, in order.
+    def read_inputs(self, paths: Sequence[str], input_signature: Mapping[str, Any], options,
+                    deployment: Mapping[str, Any]) -> Rows:
+        """DICOM series folders, DICOM files or NIfTI volumes -> `Rows` of slices `{"hu": (n, S, S, k)}`.
 
-        `deployment` (the run's, from `zoo predict`) names the study aggregate
-        `group_predictions` uses.
+        Each path is one study. Its slices come in position order; `rows.sources` names the
+        study of each slice (the path as given) and `rows.context` holds `(input index,
+        slice index)` per slice, so that `group_predictions` scores each input once, even a
+        path given twice. The slice size and count come from the model's `input_signature`.
+        `deployment` (the run's) needs no reading here: its `aggregate` is the run's option of
+        that name, which `group_predictions` receives.
+
+        Example: `plugin.data.read_inputs(["studies/p1/ct"], {"hu": TensorSpec((96, 96, 1))}, options, {})`.
         """
         spec = input_signature.get(INPUT) if isinstance(input_signature, Mapping) else None
         if spec is None:
             raise DataError(f"the model's input signature has no {INPUT!r} input; is it a medical-ct model?")
         shape = tuple(spec.shape if hasattr(spec, "shape") else spec["shape"])
         size, slices = shape[0], shape[-1] or 1
-        chunks = []
-        for path in paths:
+        if not paths:
+            raise DataError("no input paths given")
+        chunks, sources, context = [], [], []
+        for j, path in enumerate(paths):
             volume = io.read_volume(path)
             hu = volume.hu if size is None else io.square_slices(volume.hu, int(size))
             chunks.append(io.stack_context(hu, int(slices)))
-        if not chunks:
-            raise DataError("no input paths given")
-        how = str((deployment or {}).get("aggregate", OPTIONS["aggregate"]))
-        self._last_read = (tuple(str(p) for p in paths), [len(c) for c in chunks], how)
+            sources += [str(path)] * len(hu)
+            context += [(j, k) for k in range(len(hu))]
         try:
-            return {INPUT: np.concatenate(chunks).astype("float32")}
+            x = np.concatenate(chunks).astype("float32")
         except ValueError:
             raise DataError("the inputs have different slice sizes and the model takes any size; pass them "
                             "one at a time") from None
+        return Rows({INPUT: x}, sources, context)
 
-    def group_predictions(self, paths: Sequence[str], inputs: Mapping[str, Any], scores) -> list:
-        """One row per input path (a study): the mean or max of its slice scores (the run's `aggregate`)."""
-        read = self._last_read
-        if read is None or read[0] != tuple(str(p) for p in paths) or sum(read[1]) != len(scores):
-            return super().group_predictions(paths, inputs, scores)
-        names, counts, how = read
+    def group_predictions(self, rows: Rows, scores, options) -> list:
+        """One result per study (input path): the mean or max of its slice scores (option `aggregate`).
+
+        Example: `[("studies/p1/ct", array([0.83]))]`.
+        """
+        how = OPTIONS["aggregate"].convert("aggregate", (options or {}).get("aggregate", "mean"))
         scores = np.asarray(scores, "float64").reshape(len(scores), -1)
-        rows, start = [], 0
-        for name, n in zip(names, counts):
-            part = scores[start:start + n]
-            start += n
-            rows.append((name, part.max(axis=0) if how == "max" else part.mean(axis=0)))
-        return rows
+        keys = [c[0] for c in rows.context] if rows.context is not None else list(rows.sources)
+        order: dict[Any, int] = {}
+        for i, key in enumerate(keys):
+            order.setdefault(key, i)
+        out = []
+        for key, first in order.items():
+            part = scores[[i for i, k in enumerate(keys) if k == key]]
+            out.append((rows.sources[first], part.max(axis=0) if how == "max" else part.mean(axis=0)))
+        return out
+
+    def write_examples(self, folder, recipe, options) -> list[str]:
+        """Two synthetic DICOM series of patients outside every demo cohort (a nodule study, a normal one).
+
+        Returns their folders, as a user passes them to `zoo predict`.
+
+        Example: `plugin.data.write_examples("examples", recipe, options)` -> `["examples/CT-HELDOUT-1/study1", ...]`.
+        """
+        from zoo_medical_ct.demo import write_held_out
+
+        return [str(path) for path in write_held_out(folder)]

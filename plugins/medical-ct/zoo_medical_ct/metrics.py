@@ -63,10 +63,11 @@ def choose_threshold(labels, scores, target_sensitivity: float = 0.9) -> float:
 def clinical_metrics(labels, scores, threshold: float) -> dict[str, float | int | None]:
     """ROC-AUC, PR-AUC, and sensitivity, specificity, PPV, NPV at `threshold` (score >= threshold is positive).
 
-    Areas come from `zoo.reports.binary_curves`; a value that is undefined for
-    these labels (AUC with one class, sensitivity with no positive) is None.
+    Areas come from `zoo.metrics` (ROC-AUC, and PR-AUC as average precision, both
+    tie-aware); a value that is undefined for these labels (AUC with one class,
+    sensitivity with no positive) is None.
     """
-    from zoo.reports import binary_curves
+    from zoo.metrics import average_precision, roc_auc
 
     labels = np.asarray(labels).reshape(-1).astype(int)
     scores = np.asarray(scores, "float64").reshape(-1)
@@ -77,14 +78,13 @@ def clinical_metrics(labels, scores, threshold: float) -> dict[str, float | int 
     fn = int(np.sum(~predicted & (labels == 1)))
     pos, neg = tp + fn, tn + fp
     both = pos > 0 and neg > 0
-    curves = binary_curves(labels, scores) if both else None
 
     def ratio(a: int, b: int) -> float | None:
         return float(a / b) if b else None
 
     return {
-        "roc_auc": curves["roc_auc"] if both else None,
-        "pr_auc": curves["pr_auc"] if both else None,
+        "roc_auc": roc_auc(labels, scores) if both else None,
+        "pr_auc": average_precision(labels, scores) if both else None,
         "threshold": float(threshold),
         "sensitivity": ratio(tp, pos),
         "specificity": ratio(tn, neg),

@@ -37,7 +37,6 @@ report["test"]["sensitivity"], report["threshold"]
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from pathlib import Path
@@ -106,7 +105,7 @@ def summarize(parts: dict[str, dict | None], aggregate_how: str, target_sensitiv
     return report
 
 
-def analyze(run_dir, recipe, validation, test) -> dict[str, Any]:
+def analyze(run_dir, recipe, options, validation, test) -> dict[str, Any]:
     """The `Plugin.analyze` hook: `zoo finetune` calls it with slice `(labels, scores)` of each split.
 
     Writes `clinical_metrics.json` and `plots/clinical_roc_pr.png`, and returns
@@ -114,12 +113,14 @@ def analyze(run_dir, recipe, validation, test) -> dict[str, Any]:
     study-level metrics (into `zoo.json` and the model card) and the model-card
     section (kept under `analysis.model_card` in `zoo.json`).
     """
+    from zoo.runs import read_run
+
     from zoo_medical_ct.data import CTOptions
 
     run_dir = Path(run_dir)
-    meta = json.loads((run_dir / "zoo.json").read_text())
+    meta = read_run(run_dir, require_complete=False)     # the hook runs before the run is complete
     data = meta.get("data_metadata") or {}
-    opts = CTOptions.from_recipe(recipe)
+    opts = CTOptions.from_options(options)
     studies = data.get("studies") or {}
     parts = {"validation": _split_results(*validation, studies.get("validation", []), opts.aggregate),
              "test": None if test is None else _split_results(*test, studies.get("test", []), opts.aggregate)}
@@ -149,23 +150,25 @@ def clinical_report(run: str | Path, data: str | None = None) -> dict[str, Any]:
     CSV instead of the run's own data (its patient splits are then recomputed
     with the run's seed and fractions).
     """
-    from zoo.loading import load_run
-    from zoo.training.recipe import Recipe
+    from zoo.runs import open_run
 
     from zoo_medical_ct import plugin
+    from zoo_medical_ct.data import check_no_leakage
 
-    run = Path(run)
-    meta, model = load_run(run)
+    run = open_run(run)
+    meta = run.meta
     if meta.get("plugin") != plugin.name:
-        raise RunError(f"run {run} is a {meta.get('plugin')!r} run, not a {plugin.name} run")
-    recipe = Recipe.resolve(meta["recipe"], option_defaults=plugin.data.options)
+        raise RunError(f"run {run.path} is a {meta.get('plugin')!r} run, not a {plugin.name} run")
+    recipe = run.recipe
     source = data if data is not None else meta.get("data")
-    cohort = plugin.data.cohort(source, recipe)
+    cohort = plugin.data.cohort(source, recipe, run.options)
     recorded = (meta.get("data_metadata") or {}).get("patients")
     if data is None and recorded and recorded != cohort.splits:
-        raise RunError(f"the data of run {run} no longer splits into the patients recorded in its zoo.json "
-                       "(the labels CSV or the studies changed); pass the data explicitly to report on it")
-    _check_no_leakage(cohort.splits)
+        raise RunError(f"the data of run {run.path} no longer splits into the patients recorded in its zoo.json "
+                       "(the labels CSV, the studies or the split rule changed); pass the data explicitly to "
+                       "report on it")
+    check_no_leakage(cohort.splits)
+    model = run.model()
     opts = cohort.options
     metadata = cohort.metadata()
     parts = {}
@@ -176,29 +179,20 @@ def clinical_report(run: str | Path, data: str | None = None) -> dict[str, Any]:
     report = summarize(parts, opts.aggregate, opts.target_sensitivity)
     report["positive_class"] = cohort.class_names[1]
     report["data"] = source or "the plugin demo data"
-    _write(run, parts, report)
-    card = run / "MODEL_CARD.md"
+    _write(run.path, parts, report)
+    from zoo.runs import atomic_write_text
+
+    card = run.path / "MODEL_CARD.md"
     text = card.read_text() if card.is_file() else f"# Model card: {meta.get('plugin')}\n"
     text = text.split(CARD_MARKER)[0].rstrip() + "\n\n" + card_section(report, metadata, meta["recipe"]["seed"])
-    from zoo.training.rundir import atomic_write_text
-
     atomic_write_text(card, text)
     return report
 
 
-def _check_no_leakage(splits: dict[str, list[str]]) -> None:
-    names = list(splits)
-    for i, a in enumerate(names):
-        for b in names[i + 1:]:
-            both = set(splits[a]) & set(splits[b])
-            if both:
-                raise RunError(f"patients {sorted(both)[:3]} are in both the {a} and the {b} split")
-
-
 def _write(run: Path, parts: dict, report: dict) -> None:
-    from zoo.training import rundir
+    from zoo.runs import write_json
 
-    rundir.write_json(run / REPORT_FILE, report)
+    write_json(run / REPORT_FILE, report)
     _plot(run, parts, report)
 
 
@@ -208,7 +202,7 @@ def _plot(run: Path, parts: dict, report: dict) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from zoo.reports import binary_curves
+    from zoo.metrics import binary_curves
 
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.8))
     for split, part in parts.items():
@@ -303,11 +297,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs-dir", default="runs")
     parser.add_argument("--data", help="another labels CSV to evaluate on")
     args = parser.parse_args(argv)
-    from zoo.training import rundir
+    from zoo.runs import newest_run
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        run = Path(args.run) if args.run else rundir.newest_run(args.runs_dir)
+        run = Path(args.run) if args.run else newest_run(args.runs_dir)
         report = clinical_report(run, args.data)
     except ZooError as exc:
         print(f"Error: {exc}", file=sys.stderr)

@@ -46,7 +46,9 @@ FLIPS = ("none", "horizontal", "vertical", "horizontal_and_vertical")
 
 #: the plugin options (`-o KEY=VALUE`), declared as `Plugin.options`; the core converts and checks them.
 OPTIONS: dict[str, Option] = {
-    "image_size": Option(128, "square input side in pixels (images are resized to it)", type=int, min=32),
+    # 1024 px bounds the memory a typo can ask for (100000 px ran out of memory after minutes).
+    "image_size": Option(128, "square input side in pixels (images are resized to it)", type=int, min=32,
+                         max=1024),
     "augment": Option(True, "flip, rotation, zoom and contrast on training batches", type=bool),
     "flip": Option("horizontal", "RandomFlip mode when augment is true", choices=FLIPS),
     "rotation": Option(0.05, "RandomRotation factor, a fraction of a full turn", type=float, min=0.0, max=0.5),
@@ -110,6 +112,10 @@ def check_image(path: str, size: int = 128) -> ImageCheck:
                 return ImageCheck(path, problem=f"{fmt or 'unknown'} format is not supported (use PNG, JPEG, BMP, GIF or WebP)")
             if mode == "CMYK":
                 return ImageCheck(path, problem="CMYK image (convert it to RGB)")
+            if fmt == "BMP" and mode in ("1", "P"):
+                # TensorFlow's BMP decoder refuses 1-bit files and reads palette ones to wrong pixels.
+                kind = "1-bit" if mode == "1" else "palette (8-bit indexed)"
+                return ImageCheck(path, problem=f"{kind} BMP, which TensorFlow decodes wrongly; convert it to PNG")
             if mode in ("P", "PA"):
                 channels = 4 if ("transparency" in image.info or mode == "PA") else 3
             else:
@@ -512,6 +518,13 @@ class VisionData(DataAdapter):
             size = VisionOptions.from_options(options).image_size
         files = expand_inputs(paths)
         return Rows({"image": read_images(files, size)}, sources=files)
+
+    def list_inputs(self, paths: Sequence[str], options) -> list[str]:
+        """The image files `zoo predict` reads a chunk at a time: folders expanded (recursively, sorted).
+
+        Example: `plugin.data.list_inputs(["photos/"], options)` -> `['photos/cat/1.jpg', ...]`.
+        """
+        return expand_inputs(paths)
 
     def write_examples(self, folder, recipe, options) -> list[str]:
         """One image of each demo class, as a user would pass them to `zoo predict` (PNG and JPEG).

@@ -9,14 +9,20 @@ import numpy as np
 
 
 def recipe_for(overrides=None, **options):
-    """A resolved `Recipe` of the medical-ct plugin with plugin `options`."""
-    from zoo.training.recipe import Recipe
+    """A resolved `Recipe` of the medical-ct plugin with plugin `options` (checked by the core)."""
     from zoo_medical_ct import plugin
 
     values = dict(overrides or {})
     if options:
         values["options"] = options
-    return Recipe.resolve(plugin.recipe, overrides=values, option_defaults=plugin.data.options)
+    return plugin.resolve_recipe(overrides=values)
+
+
+def options_for(recipe):
+    """The plugin `Options` of `recipe`."""
+    from zoo_medical_ct import plugin
+
+    return plugin.options_for(recipe)
 
 
 def write_csv(path: Path, header: list[str], rows: list[list]) -> Path:

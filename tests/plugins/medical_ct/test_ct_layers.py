@@ -99,7 +99,8 @@ def test_a_model_with_windows_saves_and_loads_in_safe_mode(tmp_path):
 def test_plugin_preprocessing_is_windows_then_imagenet_scaling():
     from zoo_medical_ct import plugin
 
-    prep = plugin.backbone("mobilenet_v2").preprocessing({"hu": TensorSpec((4, 4, 1))})
+    prep = plugin.backbone("mobilenet_v2").preprocessing({"hu": TensorSpec((4, 4, 1))},
+                                                          plugin.options_for(plugin.resolve_recipe()))
     assert [layer.__class__.__name__ for layer in prep.layers] == ["CTWindow", "ImageNetPreprocess"]
     # -600 HU: lung 127.5 -> 0.0; mediastinum 0 -> -1.0; bone 0 -> -1.0 (MobileNetV2 scales to -1..1)
     out = np.asarray(prep(np.full((1, 4, 4, 1), -600.0, "float32")))

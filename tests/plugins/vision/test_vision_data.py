@@ -162,6 +162,8 @@ def test_unknown_option_and_bad_values_are_refused_by_the_declared_options():
         recipe(image_sise=64)
     with pytest.raises(ConfigError, match="option image_size must be >= 32, got 8"):
         recipe(image_size=8)
+    with pytest.raises(ConfigError, match="option image_size must be <= 1024, got 100000"):
+        recipe(image_size=100000)
     with pytest.raises(ConfigError, match="option flip must be one of none, horizontal"):
         recipe(flip="diagonal")
     for key in ("rotation", "zoom", "contrast", "mixup", "cutmix"):
@@ -254,3 +256,20 @@ def test_write_examples_reads_back_as_one_row_each(tmp_path):
         if path.endswith(".png"):
             np.testing.assert_array_equal(np.asarray(Image.open(path)),
                                           np.asarray(render(c, options.demo_images_per_class)))
+
+
+def test_bmps_tensorflow_decodes_wrongly_are_refused_with_the_file(tmp_path):
+    """A 1-bit BMP fails in TensorFlow's decoder; a palette BMP decodes to wrong pixels. Both are named."""
+    from PIL import Image
+
+    root = class_folder(tmp_path / "d", {"a": 4, "b": 4})
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 2, (40, 40)).astype(bool)).save(root / "a" / "mono.bmp")
+    Image.fromarray(rng.integers(0, 255, (40, 40, 3)).astype("uint8")).convert("P").save(root / "b" / "palette.bmp")
+    with pytest.raises(DataError) as info:
+        load(str(root), recipe(**SMALL))
+    message = str(info.value)
+    assert "a/mono.bmp" in message and "b/palette.bmp" in message and "\n" not in message
+    bundle = load(str(root), recipe(**SMALL, skip_bad_files=True))
+    problems = {s["file"]: s["reason"] for s in bundle.metadata["skipped"]}
+    assert "1-bit BMP" in problems["a/mono.bmp"] and "palette" in problems["b/palette.bmp"]
