@@ -60,3 +60,21 @@ def test_yaml_syntax_error_names_the_line(tmp_path):
 
 def test_target_parses():
     assert Recipe(target="val_auc>=0.95").parsed_target() == ("val_auc", ">=", 0.95)
+
+
+def test_per_strategy_plugin_defaults_apply_below_the_command_line():
+    defaults = {"learning_rate": 0.003, "per_strategy": {"partial": {"learning_rate": 3e-4, "warmup_epochs": 1}}}
+    assert Recipe.resolve(defaults).learning_rate == 0.003  # linear-probe: the head's rate
+    partial = Recipe.resolve(defaults, overrides={"strategy": "partial"})
+    assert (partial.learning_rate, partial.warmup_epochs) == (3e-4, 1)
+    assert Recipe.resolve(defaults, overrides={"strategy": "partial", "learning_rate": 0.01}).learning_rate == 0.01
+    with pytest.raises(ConfigError, match="per_strategy.partial has unknown recipe key 'lr'"):
+        Recipe.resolve({"per_strategy": {"partial": {"lr": 1}}}, overrides={"strategy": "partial"})
+
+
+def test_vision_defaults_are_safe_per_strategy():
+    from zoo_vision import plugin
+
+    assert plugin.resolve_recipe().learning_rate == 0.003
+    assert plugin.resolve_recipe(overrides={"strategy": "partial"}).learning_rate == 3e-4
+    assert plugin.resolve_recipe(overrides={"strategy": "full"}).learning_rate == 1e-4

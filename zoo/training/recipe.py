@@ -1,7 +1,8 @@
 """`Recipe`: every fine-tuning knob in one typed dataclass.
 
 Values resolve in this order, later winning: the Recipe defaults, the plugin's
-`recipe` defaults, a YAML file (`--config`), command-line options. Unknown keys
+`recipe` defaults (and its `per_strategy` defaults for the chosen strategy), a YAML
+file (`--config`), command-line options. Unknown keys
 and bad values raise `ConfigError` naming the key and where it came from. A run
 saves its resolved recipe in `zoo.json`, so it can be reproduced.
 
@@ -114,7 +115,9 @@ class Recipe:
             specs = {k: v if isinstance(v, Option) else Option(v) for k, v in option_defaults.items()}
         values: dict[str, Any] = {}
         options: dict[str, Any] = {k: spec.default for k, spec in (specs or {}).items()}
-        layers = [(defaults_origin, plugin_defaults or {})]
+        plugin_defaults = dict(plugin_defaults or {})
+        per_strategy = plugin_defaults.pop("per_strategy", None) or {}
+        layers = [(defaults_origin, plugin_defaults)]
         if config_path is not None:
             layers.append((str(config_path), load_yaml(config_path)))
         layers.append((overrides_origin, overrides or {}))
@@ -140,6 +143,17 @@ class Recipe:
                         f"{origin}: unknown recipe key {key!r}; known keys: {', '.join(sorted(_FIELDS))}"
                     )
                 values[key] = _coerce(key, value, origin)
+        # A plugin's defaults per strategy (e.g. a lower learning rate once the backbone trains)
+        # apply below what a recipe file or the command line set.
+        chosen = values.get("strategy", _FIELDS["strategy"].default)
+        if not isinstance(per_strategy, Mapping) or not all(isinstance(v, Mapping) for v in per_strategy.values()):
+            raise ConfigError(f"{defaults_origin}: per_strategy must map strategies to recipe defaults")
+        explicit = {key for _, layer in layers[1:] for key in layer}
+        for key, value in (per_strategy.get(chosen) or {}).items():
+            if key not in _FIELDS:
+                raise ConfigError(f"{defaults_origin}: per_strategy.{chosen} has unknown recipe key {key!r}")
+            if key not in explicit:
+                values[key] = _coerce(key, value, f"{defaults_origin} (per_strategy.{chosen})")
         recipe = cls(**values, options=options)
         recipe.validate()
         return recipe
