@@ -8,6 +8,7 @@ imported only by the commands that build models, so `zoo --help` and
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -403,7 +404,6 @@ def _size(n: int) -> str:
 @click.option("--threshold", type=float, help="binary/multilabel: decision threshold (default: the run's).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (a JSON list, written as rows come).")
 @click.option("--strict", is_flag=True, help="Stop at the first input that cannot be read (default: report it, go on).")
-@needs_tensorflow
 def predict(target, inputs, threshold, as_json, strict):
     """Run TARGET (a run folder, .keras, SavedModel, .tflite or .onnx) on INPUTS the plugin can read.
 
@@ -412,6 +412,11 @@ def predict(target, inputs, threshold, as_json, strict):
     """
     from zoo.deploy import iter_predict
 
+    # Runs, .keras files and SavedModels need TensorFlow; a .tflite or .onnx artifact runs without it
+    # (unless the plugin's reader uses it), which saves its start-up.
+    path = Path(target)
+    if path.is_dir() or path.suffix == ".keras":
+        load_tensorflow(click.get_current_context().find_root().params.get("verbose", 0))
     bar = {"shown": False}
 
     def progress(done, total):
@@ -423,7 +428,14 @@ def predict(target, inputs, threshold, as_json, strict):
     if as_json:
         click.echo("[")
     first = True
-    for row in iter_predict(target, list(inputs), threshold=threshold, strict=strict, progress=progress):
+    rows = iter_predict(target, list(inputs), threshold=threshold, strict=strict, progress=progress)
+    if "tensorflow" not in sys.modules:  # a plugin reader may import it: keep its native start-up lines quiet
+        from zoo_export.native import quiet_stderr
+
+        with quiet_stderr():
+            head = list(itertools.islice(rows, 1))
+        rows = itertools.chain(head, rows)
+    for row in rows:
         failed += "error" in row
         if as_json:
             click.echo(("" if first else ",\n") + json.dumps(row), nl=False)

@@ -365,3 +365,16 @@ def test_quantised_exports_are_verified_at_the_runs_decision_threshold(toy_plugi
         report = export_run(result.path, "tflite", quantize="dynamic")
     assert report.verification.agreement_kind == "decision@0.3"
     assert json.loads(report.sidecar_path.read_text())["verification"]["agreement_kind"] == "decision@0.3"
+
+
+def test_predict_on_an_onnx_artifact_does_not_start_tensorflow(toy_target, finished):
+    """Start-up: a .onnx / .tflite artifact with a reader that needs no TensorFlow skips importing it."""
+    code = ("import sys; from zoo.cli import cli\n"
+            "try:\n    cli(sys.argv[1:], standalone_mode=False)\nexcept SystemExit:\n    pass\n"
+            "print('TF' if 'tensorflow' in sys.modules else 'NO-TF')")
+    env = dict(os.environ, PYTHONPATH=str(toy_target))
+    out = subprocess.run([sys.executable, "-c", code, "predict", str(finished[0] / "exports" / "model.onnx"),
+                          str(finished[1])], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert lines[-1] == "NO-TF" and len(lines) == 5
