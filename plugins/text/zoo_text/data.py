@@ -4,24 +4,28 @@
 column for pairs) and a label column; `NerData` reads CoNLL files. Both tokenise with the chosen
 backbone's own keras-hub tokenizer inside `tf.data`, so the model takes integer inputs, and both
 raise `DataError` naming the file and line of bad input (bad encoding, empty text, unknown label,
-malformed line).
+malformed line). Every hook receives the run's recipe and plugin options; an adapter keeps only a
+cache of loaded tokenizers, keyed by backbone and sequence length.
 
-`--data` is a file, split into train/validation/test deterministically (stratified by class for
-single-label tasks, by `seed`, `val_fraction`, `test_fraction`), or a folder holding
-`train.<ext>` plus `validation.<ext>` (or `valid`/`dev`/`val`) and optionally `test.<ext>`.
+`--data` is a file, split into train/validation/test deterministically by `zoo.data.split_indices`
+(stratified by class for single-label tasks, at random for label sets and sentences; by `seed`,
+`val_fraction`, `test_fraction`), or a folder holding `train.<ext>` plus `validation.<ext>` (or
+`valid`/`dev`/`val`) and optionally `test.<ext>`.
 
 Example:
 
 ```python
-from zoo.training.recipe import Recipe
-recipe = Recipe.resolve(overrides={"options": {"text_column": "review", "label_column": "stars"}},
-                        option_defaults=TextData("multiclass").options)
-bundle = TextData("multiclass").load("reviews.csv", recipe)
+from zoo_text import plugin
+recipe = plugin.resolve_recipe(overrides={"options": {"text_column": "review", "label_column": "stars"}})
+bundle = plugin.data.load("reviews.csv", recipe, plugin.options_for(recipe))
 ```
 """
 
 from __future__ import annotations
 
+import csv
+import hashlib
+import json
 import logging
 from importlib import resources
 from pathlib import Path
@@ -29,10 +33,11 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from zoo.api import DataAdapter, DataBundle, TensorSpec
-from zoo.errors import ConfigError, DataError
+from zoo.api import DataAdapter, DataBundle, Rows, TensorSpec
+from zoo.data import split_indices
+from zoo.errors import ConfigError, DataError, PluginError
 from zoo_text import io
-from zoo_text.backbones import DEFAULT_BACKBONE, POOLINGS
+from zoo_text.backbones import DEFAULT_BACKBONE
 from zoo_text.entities import OUTSIDE, is_bio_tag, split_tag, tag_names
 
 log = logging.getLogger(__name__)
@@ -62,28 +67,6 @@ def parse_label_list(value, option: str = "labels") -> list[str] | None:
     if len(set(items)) != len(items):
         raise ConfigError(f"-o {option} names a label twice: {value!r}")
     return items
-
-
-def split_indices(n: int, seed: int, val_fraction: float, test_fraction: float,
-                  strata: Sequence[Any] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Deterministic train/validation/test indices; per stratum (class) when `strata` is given."""
-    rng = np.random.default_rng(seed)
-    groups = [np.arange(n)] if strata is None else [
-        np.flatnonzero(np.asarray(strata, dtype=object) == s) for s in sorted(set(strata), key=str)]
-    train, val, test = [], [], []
-    for group in groups:
-        group = group[rng.permutation(len(group))]
-        n_val = int(round(len(group) * val_fraction))
-        n_test = int(round(len(group) * test_fraction))
-        if n_val + n_test >= len(group):
-            n_val, n_test = min(n_val, max(len(group) - 1, 0)), 0
-        val.append(group[:n_val])
-        test.append(group[n_val:n_val + n_test])
-        train.append(group[n_val + n_test:])
-    train, val, test = (np.sort(np.concatenate(p)).astype(int) for p in (train, val, test))
-    if len(val) == 0 and len(train) > 1 and val_fraction > 0:
-        val, train = train[-1:], train[:-1]
-    return train, val, test
 
 
 def find_split_files(folder: Path, suffixes: Sequence[str]) -> dict[str, Path]:
@@ -121,7 +104,12 @@ class _EncoderCache:
     def from_settings(self, settings: Mapping) -> Any:
         from zoo_text.tokenize import TextEncoder
 
-        key = ("settings", settings.get("vocabulary_sha256") or settings.get("preset"), settings["sequence_length"])
+        vocabulary = settings.get("vocabulary")
+        if not isinstance(vocabulary, str) and vocabulary is not None:
+            vocabulary = "\n".join(vocabulary)
+        digest = None if vocabulary is None else hashlib.sha256(vocabulary.encode("utf-8")).hexdigest()
+        rest = {k: v for k, v in settings.items() if k != "vocabulary"}
+        key = ("settings", digest, json.dumps(rest, sort_keys=True, default=str))
         if key not in self._encoders:
             self._encoders[key] = TextEncoder.from_settings(settings)
         return self._encoders[key]
@@ -141,48 +129,41 @@ def _signature(encoder) -> dict[str, TensorSpec]:
 # --------------------------------------------------------------------------- classification
 
 class TextData(DataAdapter):
-    """Text or text-pair classification from CSV / TSV / JSONL (kinds multiclass, binary, multilabel)."""
+    """Text or text-pair classification from CSV / TSV / JSONL (kinds multiclass, binary, multilabel).
+
+    Example: `TextData("binary").demo(recipe, options).class_names == ["negative", "positive"]`.
+    """
 
     def __init__(self, kind: str = "multiclass"):
         if kind not in ("multiclass", "binary", "multilabel"):
             raise ValueError(f"TextData kind {kind!r}")
         self.kind = kind
-        self.options = {
-            "sequence_length": DEFAULT_SEQUENCE_LENGTH,
-            "text_column": "text",
-            "text_pair_column": None,
-            "label_column": "labels" if kind == "multilabel" else "label",
-            "labels": None,
-            "pooling": "mean",
-        }
-        if kind == "multilabel":
-            self.options["label_separator"] = "|"
-        self.pooling = "mean"  # read by the backbone when it is built (the recipe does not reach build())
         self._encoders = _EncoderCache()
-        self._last_rows: list[str] | None = None
 
     # ------------------------------------------------------------------ options
-    def _configure(self, options) -> dict:
-        opts = dict(self.options)
-        opts.update(getattr(options, "options", {}) or {})
-        pooling = opts.get("pooling") or "mean"
-        if pooling not in POOLINGS:
-            raise ConfigError(f"-o pooling={pooling!r} must be one of: {', '.join(POOLINGS)}")
-        self.pooling = pooling
+    def _checked(self, options: Mapping) -> Mapping:
+        """`options` after the checks that span fields or values the declarations cannot express."""
         for key in ("text_column", "label_column"):
-            if not isinstance(opts.get(key), str) or not opts[key].strip():
-                raise ConfigError(f"-o {key} must name a column, got {opts.get(key)!r}")
-        pair = opts.get("text_pair_column")
-        if pair is not None and (not isinstance(pair, str) or not pair.strip()):
-            raise ConfigError(f"-o text_pair_column must name a column, got {pair!r}")
-        return opts
+            if not options[key].strip():
+                raise ConfigError(f"-o {key} must name a column, got {options[key]!r}")
+        pair = options["text_pair_column"]
+        if pair is not None:
+            if not pair.strip():
+                raise ConfigError(f"-o text_pair_column must name a column (or be null for single texts), got {pair!r}")
+            if pair == options["text_column"]:
+                raise ConfigError(f"-o text_pair_column={pair} is the text_column too; name the column of the "
+                                  "second text")
+        if self.kind == "multilabel" and not options["label_separator"]:
+            raise ConfigError("-o label_separator must not be empty; the default is |")
+        parse_label_list(options["labels"])
+        return options
 
     # ------------------------------------------------------------------ reading
     def _rows(self, path: Path, opts: Mapping) -> tuple[list[str], list[str] | None, list, list[int]]:
         records = io.read_table(path)
         if not records:
             raise DataError(f"{path}: no data rows")
-        text_col, pair_col, label_col = opts["text_column"], opts.get("text_pair_column"), opts["label_column"]
+        text_col, pair_col, label_col = opts["text_column"], opts["text_pair_column"], opts["label_column"]
         columns = list(records[0].fields)
         for col, option in ((text_col, "text_column"), (pair_col, "text_pair_column"), (label_col, "label_column")):
             if col is not None and io.table_format(path) != "jsonl" and col not in columns:
@@ -212,14 +193,14 @@ class TextData(DataAdapter):
             raise DataError(f"{path} line {record.line}: no field {column!r}; pass -o label_column=NAME")
         value = record.fields[column]
         if self.kind == "multilabel":
+            sep = opts["label_separator"]
             if isinstance(value, list):
                 items = [str(v).strip() for v in value]
             elif isinstance(value, str):
-                sep = opts.get("label_separator") or "|"
                 items = [v.strip() for v in value.split(sep)] if value.strip() else []
             else:
-                raise DataError(f"{path} line {record.line}: {column} must be a list or "
-                                f"{opts.get('label_separator') or '|'}-separated text, got {value!r}")
+                raise DataError(f"{path} line {record.line}: {column} must be a list or {sep}-separated text, "
+                                f"got {value!r}")
             if any(not v for v in items):
                 raise DataError(f"{path} line {record.line}: an empty label in {value!r}")
             return items
@@ -231,7 +212,7 @@ class TextData(DataAdapter):
         return text
 
     def _class_names(self, opts: Mapping, labels: Sequence) -> list[str]:
-        names = parse_label_list(opts.get("labels"))
+        names = parse_label_list(opts["labels"])
         if names is None:
             seen = set()
             for label in labels:
@@ -266,8 +247,8 @@ class TextData(DataAdapter):
         return out
 
     # ------------------------------------------------------------------ DataAdapter
-    def load(self, source: str, options) -> DataBundle:
-        opts = self._configure(options)
+    def load(self, source: str, recipe, options: Mapping) -> DataBundle:
+        opts = self._checked(options)
         path = Path(source).expanduser()
         if not path.exists():
             raise DataError(f"{source}: no such file or folder")
@@ -279,15 +260,15 @@ class TextData(DataAdapter):
                       for split, p in parts.items()}
             counts = {split: len(a[0]) for split, a in arrays.items()}
             return self._bundle(arrays.get("train"), arrays.get("validation"), arrays.get("test"), names, opts,
-                                options, {"source": str(path), "files": {k: str(v) for k, v in files.items()},
-                                          "split": counts})
+                                recipe, {"source": str(path), "files": {k: str(v) for k, v in files.items()},
+                                         "split": counts})
         texts, pairs, labels, lines = self._rows(path, opts)
         names = self._class_names(opts, labels)
         y = self._encode_labels(path, labels, lines, names)
-        return self._split_bundle(texts, pairs, y, names, opts, options, {"source": str(path)})
+        return self._split_bundle(texts, pairs, y, names, opts, recipe, {"source": str(path)})
 
-    def demo(self, options) -> DataBundle:
-        opts = self._configure(options)
+    def demo(self, recipe, options: Mapping) -> DataBundle:
+        opts = self._checked(options)
         records = io.read_table(demo_file("topics.csv"))
         texts = [r.fields["text"] for r in records]
         if self.kind == "multiclass":
@@ -295,28 +276,32 @@ class TextData(DataAdapter):
         elif self.kind == "binary":
             labels = [r.fields["sentiment"] for r in records]
         else:
-            texts, labels = _multilabel_demo(texts, [r.fields["topic"] for r in records], options.seed)
+            texts, labels = _multilabel_demo(texts, [r.fields["topic"] for r in records], recipe.seed)
         names = sorted({x for label in labels for x in (label if isinstance(label, list) else [label])})
         y = self._encode_labels("demo", labels, [r.line for r in records], names)
         description = {"multiclass": "topics.csv: 320 short texts, topic (4 classes)",
                        "binary": "topics.csv: 320 short texts, sentiment (positive/negative)",
                        "multilabel": "topics.csv: 320 texts, 40% of them two texts joined, labels = their topics"}
-        opts = dict(opts, text_pair_column=None)
-        return self._split_bundle(texts, None, y, names, opts, options, {"source": "demo: " + description[self.kind]})
+        opts = dict(opts, text_pair_column=None)  # the demo has single texts
+        return self._split_bundle(texts, None, y, names, opts, recipe, {"source": "demo: " + description[self.kind]})
 
-    def _split_bundle(self, texts, pairs, y, names, opts, options, metadata) -> DataBundle:
-        strata = None if self.kind == "multilabel" else y.reshape(len(y), -1)[:, 0].astype(int).tolist()
-        tr, va, te = split_indices(len(texts), options.seed, options.val_fraction, options.test_fraction, strata)
+    def _split_bundle(self, texts, pairs, y, names, opts, recipe, metadata) -> DataBundle:
+        if self.kind == "multilabel":
+            # label sets are often unique to a row, and a stratum of one cannot be split: at random
+            strata, rule = [0] * len(texts), "random"
+        else:
+            strata, rule = y.reshape(len(y), -1)[:, 0].astype(int).tolist(), "stratified by label"
+        tr, va, te = split_indices(strata, recipe.val_fraction, recipe.test_fraction, recipe.seed)
 
         def take(ix):
             return ([texts[i] for i in ix], None if pairs is None else [pairs[i] for i in ix], y[ix])
 
         metadata = dict(metadata, split={"train": len(tr), "validation": len(va), "test": len(te)},
-                        split_rule="stratified by label" if strata else "random", seed=options.seed)
-        return self._bundle(take(tr), take(va), take(te) if len(te) else None, names, opts, options, metadata)
+                        split_rule=rule, seed=recipe.seed)
+        return self._bundle(take(tr), take(va), take(te) if len(te) else None, names, opts, recipe, metadata)
 
-    def _bundle(self, train, validation, test, names, opts, options, metadata) -> DataBundle:
-        encoder = self._encoders.get(options.backbone, opts["sequence_length"])
+    def _bundle(self, train, validation, test, names, opts, recipe, metadata) -> DataBundle:
+        encoder = self._encoders.get(recipe.backbone, opts["sequence_length"])
 
         def ds(part):
             if part is None or not len(part[0]):
@@ -325,9 +310,8 @@ class TextData(DataAdapter):
 
         settings = encoder.settings()
         settings["vocabulary"] = None if settings["vocabulary"] is None else "\n".join(settings["vocabulary"])
-        settings.update(task="sentences", text_column=opts["text_column"],
-                        text_pair_column=opts.get("text_pair_column"))
-        metadata = dict(metadata, backbone=options.backbone or DEFAULT_BACKBONE, pooling=self.pooling,
+        settings.update(task="sentences", text_column=opts["text_column"], text_pair_column=opts["text_pair_column"])
+        metadata = dict(metadata, backbone=recipe.backbone or DEFAULT_BACKBONE, pooling=opts["pooling"],
                         sequence_length=encoder.sequence_length)
         validation_ds = ds(validation)
         if validation_ds is None:
@@ -337,27 +321,26 @@ class TextData(DataAdapter):
                           deployment={"text_tokenizer": settings})
 
     # ------------------------------------------------------------------ zoo predict
-    def read_inputs(self, paths: Sequence[str], input_signature: Mapping[str, TensorSpec],
-                    deployment: Mapping | None = None) -> dict:
-        """Text files (one text per line; `text<TAB>pair` for pair models) or CSV/TSV/JSONL -> int arrays.
+    def read_inputs(self, paths: Sequence[str], input_signature: Mapping[str, TensorSpec], options: Mapping,
+                    deployment: Mapping) -> Rows:
+        """Text files (one text per line; `text<TAB>pair` for pair models) or CSV/TSV/JSONL -> `Rows`.
 
         `deployment` is the run's `DataBundle.deployment` (from zoo.json or the export sidecar): the
-        tokenizer settings and vocabulary, so the texts are tokenised exactly as in training.
+        tokenizer settings and vocabulary, so the texts are tokenised exactly as in training, and the
+        columns the run read. Each row's source is `file:line`.
         """
-        encoder, settings = _predict_encoder(self._encoders, input_signature, deployment)
-        text_col = settings.get("text_column") or "text"
-        pair_col = settings.get("text_pair_column")
-        texts, pairs, rows = [], [] if pair_col else None, []
+        encoder, settings = _predict_encoder(self._encoders, input_signature, options, deployment)
+        text_col = settings["text_column"] if "text_column" in settings else options["text_column"]
+        pair_col = settings["text_pair_column"] if "text_pair_column" in settings else options["text_pair_column"]
+        texts, pairs, sources = [], [] if pair_col else None, []
         for p in paths:
             path = Path(p)
             if path.suffix.lower() in io.TABLE_SUFFIXES:
-                records = io.read_table(path)
-                opts = {"text_column": text_col, "text_pair_column": pair_col}
-                for record in records:
-                    texts.append(self._text(path, record, opts["text_column"]))
+                for record in io.read_table(path):
+                    texts.append(self._text(path, record, text_col))
                     if pairs is not None:
                         pairs.append(self._text(path, record, pair_col, "text_pair_column"))
-                    rows.append(f"{path}:{record.line}")
+                    sources.append(f"{path}:{record.line}")
             else:
                 for line, text in io.read_lines(path):
                     if pairs is not None:
@@ -369,25 +352,56 @@ class TextData(DataAdapter):
                         pairs.append(second.strip())
                     else:
                         texts.append(text)
-                    rows.append(f"{path}:{line}")
+                    sources.append(f"{path}:{line}")
         if not texts:
-            raise DataError(f"no text to classify in {', '.join(paths)}")
-        self._last_rows = rows
-        return encoder.encode_numpy(texts, pairs)
+            raise DataError(f"no text to classify in {', '.join(map(str, paths))}")
+        return Rows(encoder.encode_numpy(texts, pairs), sources)
 
-    def group_predictions(self, paths, inputs, scores) -> list:
-        rows = self._last_rows
-        if rows is not None and len(rows) == len(scores):
-            return [(name, scores[i]) for i, name in enumerate(rows)]
-        return super().group_predictions(paths, inputs, scores)
+    def write_examples(self, folder, recipe, options: Mapping) -> list[str]:
+        """Demo texts as `zoo predict` reads them: a CSV with the text column(s) of `options` and a text
+        file with one text per line (`text<TAB>pair` for pairs); returns both paths.
+
+        Example: `plugin.data.write_examples("examples/", recipe, options)`
+        -> `["examples/texts.csv", "examples/texts.txt"]`.
+        """
+        opts = self._checked(options)
+        records = io.read_table(demo_file("topics.csv"))
+        picked = _first_of_each([r.fields["topic"] for r in records], per_value=2)
+        header = [opts["text_column"]]
+        rows = [[records[i].fields["text"]] for i in picked]
+        if opts["text_pair_column"] is not None:
+            header.append(opts["text_pair_column"])
+            for row, i in zip(rows, picked):
+                row.append(records[(i + 1) % len(records)].fields["text"])
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        table, text = folder / "texts.csv", folder / "texts.txt"
+        with open(table, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(header)
+            writer.writerows(rows)
+        text.write_text("".join("\t".join(row) + "\n" for row in rows), encoding="utf-8")
+        return [str(table), str(text)]
 
 
-def _predict_encoder(cache: _EncoderCache, input_signature: Mapping, deployment: Mapping | None):
+def _first_of_each(values: Sequence[str], per_value: int) -> list[int]:
+    """Indices of the first `per_value` rows of each distinct value, in file order."""
+    seen: dict[str, int] = {}
+    picked = []
+    for i, value in enumerate(values):
+        if seen.get(value, 0) < per_value:
+            seen[value] = seen.get(value, 0) + 1
+            picked.append(i)
+    return picked
+
+
+def _predict_encoder(cache: _EncoderCache, input_signature: Mapping, options: Mapping, deployment: Mapping | None):
+    """The run's tokenizer (from `deployment`), or the default backbone's when a run saved none."""
     settings = _deployment_settings(deployment)
     if settings is not None:
         return cache.from_settings(settings), settings
     lengths = {tuple(s.shape)[0] for s in input_signature.values()} if input_signature else set()
-    length = next(iter(lengths)) if len(lengths) == 1 else DEFAULT_SEQUENCE_LENGTH
+    length = next(iter(lengths)) if len(lengths) == 1 else options["sequence_length"]
     log.warning("no tokenizer settings reached the text plugin; tokenising with the default backbone's (%s, "
                 "sequence length %s), which is right only for runs of the default backbone", DEFAULT_BACKBONE, length)
     return cache.get(DEFAULT_BACKBONE, length), {}
@@ -412,14 +426,17 @@ def _multilabel_demo(texts: list[str], topics: list[str], seed: int) -> tuple[li
 
 # --------------------------------------------------------------------------- named-entity recognition
 
-class NerData(DataAdapter):
-    """Token classification (BIO tags) from CoNLL files, word pieces aligned to words."""
+CONLL_INPUT_SUFFIXES = (".conll", ".conllu", ".bio", ".iob", ".iob2")
 
-    options = {"sequence_length": DEFAULT_SEQUENCE_LENGTH, "labels": None}
+
+class NerData(DataAdapter):
+    """Token classification (BIO tags) from CoNLL files, word pieces aligned to words.
+
+    Example: `NerData().demo(recipe, options).class_names == ["O", "B-LOC", "I-LOC", "B-ORG", ...]`.
+    """
 
     def __init__(self):
         self._encoders = _EncoderCache()
-        self._last_rows: list[tuple[str, np.ndarray]] | None = None
 
     def _check(self, path, sentences: list[io.Sentence], names: list[str] | None) -> None:
         for sentence in sentences:
@@ -429,60 +446,60 @@ class NerData(DataAdapter):
                 if names is not None and tag not in names:
                     raise DataError(f"{path} line {line}: unknown tag {tag!r}; the tags are: {', '.join(names)}")
 
-    def _tag_names(self, opts, sentences) -> list[str]:
-        explicit = parse_label_list(opts.get("labels"))
+    @staticmethod
+    def _explicit_tags(options: Mapping) -> list[str] | None:
+        explicit = parse_label_list(options["labels"])
+        for tag in explicit or []:
+            if not is_bio_tag(tag):
+                raise ConfigError(f"-o labels: {tag!r} is not a BIO tag (O, B-TYPE or I-TYPE)")
+        return explicit
+
+    def _tag_names(self, options: Mapping, sentences) -> list[str]:
+        explicit = self._explicit_tags(options)
         if explicit is not None:
-            types = []
-            for tag in explicit:
-                if not is_bio_tag(tag):
-                    raise ConfigError(f"-o labels: {tag!r} is not a BIO tag (O, B-TYPE or I-TYPE)")
-                kind = split_tag(tag)[1]
-                if kind is not None:
-                    types.append(kind)
+            types = [split_tag(tag)[1] for tag in explicit if tag != OUTSIDE]
         else:
             types = [split_tag(t)[1] for s in sentences for t in s.tags if t != OUTSIDE]
         if not types:
             raise DataError("the data has no entity tags (only O); nothing to learn")
         return tag_names(types)
 
-    def load(self, source: str, options) -> DataBundle:
-        opts = dict(self.options, **(getattr(options, "options", {}) or {}))
+    def load(self, source: str, recipe, options: Mapping) -> DataBundle:
         path = Path(source).expanduser()
         if not path.exists():
             raise DataError(f"{source}: no such file or folder")
+        explicit = self._explicit_tags(options)
         if path.is_dir():
             files = find_split_files(path, (".conll", ".txt", ".bio", ".iob", ".tsv"))
             parts = {split: io.read_conll(f) for split, f in files.items()}
-            explicit = parse_label_list(opts.get("labels"))
             for split, sentences in parts.items():
                 self._check(files[split], sentences, None)
-            names = self._tag_names(opts, parts["train"])
+            names = self._tag_names(options, parts["train"])
             for split, sentences in parts.items():
                 self._check(files[split], sentences, explicit or names)
-            return self._bundle(parts["train"], parts["validation"], parts.get("test"), names, opts, options,
+            return self._bundle(parts["train"], parts["validation"], parts.get("test"), names, options, recipe,
                                 {"source": str(path), "files": {k: str(v) for k, v in files.items()}})
         sentences = io.read_conll(path)
         self._check(path, sentences, None)
-        names = self._tag_names(opts, sentences)
-        self._check(path, sentences, names)
-        return self._split_bundle(sentences, names, opts, options, {"source": str(path)})
+        names = self._tag_names(options, sentences)
+        self._check(path, sentences, explicit or names)
+        return self._split_bundle(sentences, names, options, recipe, {"source": str(path)})
 
-    def demo(self, options) -> DataBundle:
-        opts = dict(self.options, **(getattr(options, "options", {}) or {}))
+    def demo(self, recipe, options: Mapping) -> DataBundle:
         sentences = io.read_conll(demo_file("ner.conll"))
-        names = self._tag_names({}, sentences)
-        return self._split_bundle(sentences, names, opts, options,
+        names = self._tag_names({"labels": None}, sentences)
+        return self._split_bundle(sentences, names, options, recipe,
                                   {"source": "demo: ner.conll, 300 sentences, PER/LOC/ORG in BIO tags"})
 
-    def _split_bundle(self, sentences, names, opts, options, metadata) -> DataBundle:
-        tr, va, te = split_indices(len(sentences), options.seed, options.val_fraction, options.test_fraction)
+    def _split_bundle(self, sentences, names, options, recipe, metadata) -> DataBundle:
+        tr, va, te = split_indices([0] * len(sentences), recipe.val_fraction, recipe.test_fraction, recipe.seed)
         pick = lambda ix: [sentences[i] for i in ix]  # noqa: E731
         metadata = dict(metadata, split={"train": len(tr), "validation": len(va), "test": len(te)},
-                        split_rule="random", seed=options.seed)
-        return self._bundle(pick(tr), pick(va), pick(te) if len(te) else None, names, opts, options, metadata)
+                        split_rule="random", seed=recipe.seed)
+        return self._bundle(pick(tr), pick(va), pick(te) if len(te) else None, names, options, recipe, metadata)
 
-    def _bundle(self, train, validation, test, names, opts, options, metadata) -> DataBundle:
-        encoder = self._encoders.get(options.backbone, opts["sequence_length"])
+    def _bundle(self, train, validation, test, names, options, recipe, metadata) -> DataBundle:
+        encoder = self._encoders.get(recipe.backbone, options["sequence_length"])
         index = {n: i for i, n in enumerate(names)}
 
         def ds(sentences):
@@ -497,7 +514,7 @@ class NerData(DataAdapter):
         settings = encoder.settings()
         settings["vocabulary"] = None if settings["vocabulary"] is None else "\n".join(settings["vocabulary"])
         settings.update(task="tokens")
-        metadata = dict(metadata, backbone=options.backbone or DEFAULT_BACKBONE, sequence_length=encoder.sequence_length,
+        metadata = dict(metadata, backbone=recipe.backbone or DEFAULT_BACKBONE, sequence_length=encoder.sequence_length,
                         tag_scheme="BIO")
         if not validation:
             raise DataError("the validation split is empty; give more sentences or a larger val_fraction "
@@ -507,30 +524,62 @@ class NerData(DataAdapter):
                           deployment={"text_tokenizer": settings})
 
     # ------------------------------------------------------------------ zoo predict
-    def read_inputs(self, paths: Sequence[str], input_signature: Mapping[str, TensorSpec],
-                    deployment: Mapping | None = None) -> dict:
-        """CoNLL files (first column; tags ignored) or text files (one sentence per line) -> int arrays."""
-        encoder, _ = _predict_encoder(self._encoders, input_signature, deployment)
-        sentences, names = [], []
+    def read_inputs(self, paths: Sequence[str], input_signature: Mapping[str, TensorSpec], options: Mapping,
+                    deployment: Mapping) -> Rows:
+        """CoNLL files (first column; tags ignored) or text files (one sentence per line) -> `Rows`.
+
+        One row per sentence, its source `file:line`; `rows.context[i]` holds the sentence's `words`,
+        the `positions` of the first word piece of each word that fits in the sequence, and
+        `word_indices`, which word each position belongs to (what `group_predictions` maps back).
+        """
+        encoder, _ = _predict_encoder(self._encoders, input_signature, options, deployment)
+        sentences, sources = [], []
         for p in paths:
             path = Path(p)
-            if path.suffix.lower() in (".conll", ".conllu", ".bio", ".iob", ".iob2"):
+            if path.suffix.lower() in CONLL_INPUT_SUFFIXES:
                 for sentence in io.read_conll(path):
                     sentences.append(sentence.words)
-                    names.append(f"{path}:{sentence.line}")
+                    sources.append(f"{path}:{sentence.line}")
             else:
                 for line, text in io.read_lines(path):
                     sentences.append(text.split())
-                    names.append(f"{path}:{line}")
+                    sources.append(f"{path}:{line}")
         if not sentences:
-            raise DataError(f"no sentence to tag in {', '.join(paths)}")
+            raise DataError(f"no sentence to tag in {', '.join(map(str, paths))}")
         inputs, firsts = encoder.encode_sentences_numpy(sentences)
-        self._last_rows = [(name, positions) for name, (positions, _) in zip(names, firsts)]
-        return inputs
+        context = [{"words": list(words), "positions": positions.tolist(), "word_indices": word_indices.tolist()}
+                   for words, (positions, word_indices) in zip(sentences, firsts)]
+        return Rows(inputs, sources, context=context)
 
-    def group_predictions(self, paths, inputs, scores) -> list:
-        """One row per sentence: the scores at the first word piece of each word (one tag per word)."""
-        rows = self._last_rows
-        if rows is not None and len(rows) == len(scores):
-            return [(name, np.asarray(scores[i])[positions]) for i, (name, positions) in enumerate(rows)]
-        return super().group_predictions(paths, inputs, scores)
+    def group_predictions(self, rows: Rows, scores, options: Mapping) -> list:
+        """One result per sentence: the scores at the first word piece of each word (one tag per word).
+
+        Words past `sequence_length` get no tag; a warning names the sentence.
+        """
+        if rows.context is None:
+            raise PluginError("text-ner group_predictions needs the rows of NerData.read_inputs (with their context)")
+        scores = np.asarray(scores)
+        out = []
+        for i, (source, context) in enumerate(zip(rows.sources, rows.context)):
+            positions = np.asarray(context["positions"], dtype=np.int64)
+            if len(positions) < len(context["words"]):
+                log.warning("%s: %d of %d words fit in sequence_length=%d and are tagged; fine-tune with a larger "
+                            "-o sequence_length to tag the rest", source, len(positions), len(context["words"]),
+                            scores.shape[1])
+            out.append((source, scores[i][positions]))
+        return out
+
+    def write_examples(self, folder, recipe, options: Mapping) -> list[str]:
+        """A CoNLL file of demo sentences (tags included, as a user's file would have them) and the
+        same sentences as plain text, one per line; returns both paths.
+
+        Example: `ner_plugin.data.write_examples("examples/", recipe, options)`
+        -> `["examples/sentences.conll", "examples/sentences.txt"]`.
+        """
+        sentences = io.read_conll(demo_file("ner.conll"))[:6]
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        conll, text = folder / "sentences.conll", folder / "sentences.txt"
+        io.write_conll(conll, sentences)
+        text.write_text("".join(" ".join(s.words) + "\n" for s in sentences), encoding="utf-8")
+        return [str(conll), str(text)]

@@ -30,16 +30,20 @@ from zoo.errors import ConfigError
 log = logging.getLogger(__name__)
 
 INPUT_ORDER = ("token_ids", "padding_mask", "segment_ids")
+#: The allowed `-o sequence_length` range: room for [CLS], [SEP] and a few word pieces; BERT-family
+#: position embeddings stop at 512.
+MIN_SEQUENCE_LENGTH = 8
 MAX_SEQUENCE_LENGTH = 512
 
 
 def check_sequence_length(value) -> int:
+    """`value` as an int in the allowed range; `ConfigError` otherwise (e.g. `check_sequence_length("32") == 32`)."""
     try:
         n = int(value)
     except (TypeError, ValueError):
         raise ConfigError(f"-o sequence_length={value!r} must be an integer") from None
-    if not 8 <= n <= MAX_SEQUENCE_LENGTH:
-        raise ConfigError(f"-o sequence_length={n} must be between 8 and {MAX_SEQUENCE_LENGTH}")
+    if not MIN_SEQUENCE_LENGTH <= n <= MAX_SEQUENCE_LENGTH:
+        raise ConfigError(f"-o sequence_length={n} must be between {MIN_SEQUENCE_LENGTH} and {MAX_SEQUENCE_LENGTH}")
     return n
 
 

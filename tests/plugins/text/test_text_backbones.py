@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 import pytest
-from text_helpers import SHORT, recipe_for
+from text_helpers import SHORT, demo, recipe_for
 
 from zoo.errors import ConfigError, WeightsError
 
@@ -18,9 +18,24 @@ def test_conformance(name):
     from zoo.testing import check_plugin
 
     plugin = getattr(zoo_text, name)
-    report = check_plugin(plugin, options={"options": SHORT}, check_import=name == "plugin")
+    assert plugin.contract == 2 and plugin.validate() == []
+    report = check_plugin(plugin, recipe={"options": SHORT}, check_import=name == "plugin", train=False)
+    assert report["contract"] == 2
     assert report["backbones"]["minilm_l6"]["blocks"] == 7  # embeddings + 6 transformer layers
     assert report["demo_train"] > 150 and report["demo_validation"] >= 40
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["plugin", "ner_plugin"])
+def test_conformance_trains_exports_and_predicts_the_examples(tmp_path, name):
+    """The whole path: a short run, a verified export, write_examples -> read_inputs -> zoo predict."""
+    import zoo_text
+    from zoo.testing import check_plugin
+
+    plugin = getattr(zoo_text, name)
+    report = check_plugin(plugin, recipe={"options": {"sequence_length": 16}}, check_import=False,
+                          workdir=tmp_path)
+    assert report["predict"]["rows"] == (12 if name == "ner_plugin" else 16)
 
 
 def test_import_does_not_load_tensorflow_or_keras_hub():
@@ -36,7 +51,7 @@ def _embed(texts, weights):
 
     encoder = TextEncoder.for_backbone("minilm_l6", 32)
     signature = {k: None for k in encoder.input_names}
-    model = build_text_backbone("minilm_l6", "mean", weights, signature)
+    model = build_text_backbone("minilm_l6", "pooled", weights, signature, {"pooling": "mean"})
     vectors = model.predict(encoder.encode_numpy(texts), verbose=0)
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
@@ -64,7 +79,8 @@ def test_blocks_cover_embeddings_then_each_transformer_layer():
 
     for p, last in ((plugin, "mean_pool"), (ner_plugin, "transformer_layer_5")):
         spec = p.backbone()
-        model = spec.build(None, {"token_ids": None, "padding_mask": None, "segment_ids": None})
+        model = spec.build(None, {"token_ids": None, "padding_mask": None, "segment_ids": None},
+                           p.options_for(recipe_for(p)))
         blocks = spec.blocks(model)
         assert blocks[0] == ["token_embedding", "position_embedding", "segment_embedding", "embeddings_add",
                              "embeddings_layer_norm", "embeddings_dropout"]
@@ -73,17 +89,28 @@ def test_blocks_cover_embeddings_then_each_transformer_layer():
         resolve_blocks(spec, model)  # every layer with weights, in order
 
 
-def test_cls_and_mean_pooling():
+def test_pooling_comes_from_the_options_and_ner_keeps_the_sequence():
+    from zoo_text import ner_plugin
     from zoo_text import plugin as text_plugin
 
-    bundle = text_plugin.data.demo(recipe_for(text_plugin, options={"pooling": "cls"}))
-    model = text_plugin.backbone().build(None, bundle.input_signature)
-    assert "cls_pool" in [layer.name for layer in model.layers] and model.output.shape[-1] == 384
-    text_plugin.data.demo(recipe_for(text_plugin))
-    model = text_plugin.backbone().build(None, bundle.input_signature)
-    assert "mean_pool" in [layer.name for layer in model.layers]
-    with pytest.raises(ConfigError, match="pooling"):
-        text_plugin.data.demo(recipe_for(text_plugin, options={"pooling": "max"}))
+    signature = demo(text_plugin).input_signature
+    for pooling, layer in (("cls", "cls_pool"), ("mean", "mean_pool")):
+        options = text_plugin.options_for(recipe_for(text_plugin, options={"pooling": pooling}))
+        model = text_plugin.backbone().build(None, signature, options)
+        assert layer in [x.name for x in model.layers] and tuple(model.output.shape) == (None, 384)
+    # the same options, built twice in the other order: nothing is remembered between builds
+    cls = text_plugin.options_for(recipe_for(text_plugin, options={"pooling": "cls"}))
+    assert "cls_pool" in [x.name for x in text_plugin.backbone().build(None, signature, cls).layers]
+    ner = ner_plugin.backbone().build(None, signature, ner_plugin.options_for(recipe_for(ner_plugin)))
+    assert tuple(ner.output.shape) == (None, None, 384)
+    hub = ner_plugin.backbone("hub:" + str(_minilm()))
+    assert len(hub.build(None, signature, ner_plugin.options_for(recipe_for(ner_plugin))).output.shape) == 3
+
+
+def _minilm():
+    from zoo_text.backbones import minilm_dir
+
+    return minilm_dir()
 
 
 def test_hub_preset_offline_is_one_line_weights_error():
@@ -92,7 +119,8 @@ def test_hub_preset_offline_is_one_line_weights_error():
     spec = text_plugin.backbone("hub:bert_tiny_en_uncased")
     assert spec.name == "hub_bert_tiny_en_uncased" and spec.default_weights == "pretrained"
     try:
-        spec.build("pretrained", {"token_ids": None, "padding_mask": None, "segment_ids": None})
+        spec.build("pretrained", {"token_ids": None, "padding_mask": None, "segment_ids": None},
+                   text_plugin.options_for(recipe_for(text_plugin)))
     except WeightsError as exc:
         message = str(exc)
         assert "\n" not in message and "bert_tiny_en_uncased" in message and "minilm_l6" in message
@@ -106,9 +134,10 @@ def test_local_folder_backbone_and_unknown_names(tmp_path):
     from zoo_text.backbones import minilm_dir
 
     spec = text_plugin.backbone(f"hub:{minilm_dir()}")
-    model = spec.build(None, {"token_ids": None, "padding_mask": None, "segment_ids": None})
+    options = text_plugin.options_for(recipe_for(text_plugin))
+    model = spec.build(None, {"token_ids": None, "padding_mask": None, "segment_ids": None}, options)
     assert model.output.shape[-1] == 384
     with pytest.raises(ConfigError, match="no backbone"):
         text_plugin.backbone("minilm_l12")
     with pytest.raises(ConfigError, match="no such folder"):
-        text_plugin.backbone(f"hub:{tmp_path / 'missing'}").build(None, {})
+        text_plugin.backbone(f"hub:{tmp_path / 'missing'}").build(None, {}, options)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
-from text_helpers import SHORT, recipe_for, topic_rows, write_csv
+from text_helpers import SHORT, demo, load, recipe_for, topic_rows, write_csv
 
 from zoo.errors import ConfigError, DataError
 from zoo_text import binary_plugin, multilabel_plugin, ner_plugin
@@ -29,8 +30,7 @@ def test_csv_tsv_jsonl_read_alike(tmp_path):
     write_csv(tmp_path / "d.csv", rows)
     write_csv(tmp_path / "d.tsv", rows, delimiter="\t")
     (tmp_path / "d.jsonl").write_text("".join(json.dumps({"text": t, "label": y}) + "\n" for t, y in rows))
-    recipe = recipe_for(text_plugin)
-    bundles = [text_plugin.data.load(str(tmp_path / f"d.{ext}"), recipe) for ext in ("csv", "tsv", "jsonl")]
+    bundles = [load(text_plugin, tmp_path / f"d.{ext}") for ext in ("csv", "tsv", "jsonl")]
     for bundle in bundles:
         assert bundle.class_names == ["food", "sports", "weather"]
         assert set(bundle.input_signature) == {"token_ids", "padding_mask", "segment_ids"}
@@ -46,9 +46,9 @@ def test_csv_tsv_jsonl_read_alike(tmp_path):
 
 def test_split_is_deterministic_and_follows_the_seed(tmp_path):
     write_csv(tmp_path / "d.csv", topic_rows())
-    a = text_plugin.data.load(str(tmp_path / "d.csv"), recipe_for(text_plugin, seed=1))
-    b = text_plugin.data.load(str(tmp_path / "d.csv"), recipe_for(text_plugin, seed=1))
-    c = text_plugin.data.load(str(tmp_path / "d.csv"), recipe_for(text_plugin, seed=2))
+    a = load(text_plugin, tmp_path / "d.csv", seed=1)
+    b = load(text_plugin, tmp_path / "d.csv", seed=1)
+    c = load(text_plugin, tmp_path / "d.csv", seed=2)
     ids = lambda bundle: [tuple(x["token_ids"]) for x, _ in bundle.validation.as_numpy_iterator()]  # noqa: E731
     assert ids(a) == ids(b) and ids(a) != ids(c)
 
@@ -57,9 +57,8 @@ def test_custom_columns_and_text_pairs(tmp_path):
     rows = [("A man plays guitar", "Someone plays an instrument", "same"),
             ("A man plays guitar", "The stock market fell", "different")] * 6
     write_csv(tmp_path / "pairs.csv", rows, header=("first", "second", "relation"))
-    recipe = recipe_for(text_plugin, options={"text_column": "first", "text_pair_column": "second",
-                                               "label_column": "relation"})
-    bundle = text_plugin.data.load(str(tmp_path / "pairs.csv"), recipe)
+    bundle = load(text_plugin, tmp_path / "pairs.csv", options={"text_column": "first", "text_pair_column": "second",
+                                                               "label_column": "relation"})
     x, _ = first(bundle.train)
     assert x["segment_ids"].max() == 1 and x["segment_ids"][0] == 0  # the second text is segment 1
     assert (x["token_ids"] == 102).sum() == 2                          # [SEP] after each text
@@ -69,30 +68,29 @@ def test_custom_columns_and_text_pairs(tmp_path):
 
 def test_labels_option_fixes_order(tmp_path):
     write_csv(tmp_path / "d.csv", topic_rows())
-    recipe = recipe_for(text_plugin, options={"labels": "weather,sports,food"})
-    assert text_plugin.data.load(str(tmp_path / "d.csv"), recipe).class_names == ["weather", "sports", "food"]
+    bundle = load(text_plugin, tmp_path / "d.csv", options={"labels": "weather,sports,food"})  # -o text: a list
+    assert bundle.class_names == ["weather", "sports", "food"]
 
 
 def test_multilabel_sets_from_text_and_json(tmp_path):
     rows = [("rain stopped the match", "sports|weather"), ("pizza after the game", "food|sports"),
             ("sunny day", "weather"), ("hot soup", "food")] * 4
     write_csv(tmp_path / "m.csv", rows, header=("text", "labels"))
-    bundle = multilabel_plugin.data.load(str(tmp_path / "m.csv"), recipe_for(multilabel_plugin))
+    bundle = load(multilabel_plugin, tmp_path / "m.csv")
     assert bundle.class_names == ["food", "sports", "weather"]
     y = all_labels(bundle.train)
     assert y.shape[1] == 3 and set(y.sum(axis=1).tolist()) <= {1.0, 2.0}
     (tmp_path / "m.jsonl").write_text("".join(json.dumps({"text": t, "labels": y.split("|")}) + "\n" for t, y in rows))
-    assert multilabel_plugin.data.load(str(tmp_path / "m.jsonl"), recipe_for(multilabel_plugin)).class_names == \
-        bundle.class_names
+    assert load(multilabel_plugin, tmp_path / "m.jsonl").class_names == bundle.class_names
 
 
 def test_binary_needs_two_labels(tmp_path):
     write_csv(tmp_path / "d.csv", topic_rows())
     with pytest.raises(DataError, match="exactly 2 labels"):
-        binary_plugin.data.load(str(tmp_path / "d.csv"), recipe_for(binary_plugin))
-    demo = binary_plugin.data.demo(recipe_for(binary_plugin))
-    assert demo.class_names == ["negative", "positive"]
-    y = all_labels(demo.train)
+        load(binary_plugin, tmp_path / "d.csv")
+    bundle = demo(binary_plugin)
+    assert bundle.class_names == ["negative", "positive"]
+    y = all_labels(bundle.train)
     assert y.shape[1:] == (1,) and y.dtype == np.float32 and set(np.unique(y)) == {0.0, 1.0}
 
 
@@ -100,19 +98,19 @@ def test_split_folder(tmp_path):
     rows = topic_rows()
     write_csv(tmp_path / "train.csv", rows)
     write_csv(tmp_path / "dev.csv", rows[::3])
-    bundle = text_plugin.data.load(str(tmp_path), recipe_for(text_plugin))
+    bundle = load(text_plugin, tmp_path)
     assert bundle.metadata["split"] == {"train": 18, "validation": 6} and bundle.test is None
     write_csv(tmp_path / "test.csv", [("a cold morning", "winter")])
     with pytest.raises(DataError, match=r"test\.csv line 2: unknown label 'winter'"):
-        text_plugin.data.load(str(tmp_path), recipe_for(text_plugin))
+        load(text_plugin, tmp_path)
 
 
 def test_demo_sets():
     for plugin, n_classes in ((text_plugin, 4), (binary_plugin, 2), (multilabel_plugin, 4), (ner_plugin, 7)):
-        bundle = plugin.data.demo(recipe_for(plugin))
+        bundle = demo(plugin)
         assert len(bundle.class_names) == n_classes
         assert bundle.metadata["split"]["validation"] >= 40 and bundle.test is not None
-    y = all_labels(multilabel_plugin.data.demo(recipe_for(multilabel_plugin)).train)
+    y = all_labels(demo(multilabel_plugin).train)
     assert 0.2 < (y.sum(axis=1) == 2).mean() < 0.6
 
 
@@ -144,7 +142,7 @@ BAD_TABLES = [
 def test_bad_tables_name_the_line(tmp_path, name, lines, options, match):
     path = _csv_bytes(tmp_path / name, lines)
     with pytest.raises(DataError, match=match):
-        text_plugin.data.load(str(path), recipe_for(text_plugin, options=options))
+        load(text_plugin, path, options=options)
 
 
 BAD_CONLL = [
@@ -160,21 +158,55 @@ def test_bad_conll_names_the_line(tmp_path, name, text, options, match):
     path = tmp_path / name
     path.write_text(text)
     with pytest.raises(DataError, match=match):
-        ner_plugin.data.load(str(path), recipe_for(ner_plugin, options=options))
+        load(ner_plugin, path, options=options)
 
 
 def test_bad_conll_encoding(tmp_path):
     path = tmp_path / "latin1.conll"
     path.write_bytes(b"Maria B-PER\n\nJos\xe9 B-PER\n")
     with pytest.raises(DataError, match=r"latin1\.conll line 3: not valid UTF-8"):
-        ner_plugin.data.load(str(path), recipe_for(ner_plugin))
+        load(ner_plugin, path)
 
 
-def test_bad_options():
-    with pytest.raises(ConfigError, match="sequence_length"):
-        text_plugin.data.demo(recipe_for(text_plugin, options={"sequence_length": 4}))
-    with pytest.raises(ConfigError, match="unknown plugin option 'text_col'"):
-        recipe_for(text_plugin, options={"text_col": "x"})
+def test_declared_options_convert_and_refuse_in_one_line():
+    recipe = recipe_for(text_plugin, options={"sequence_length": "48", "labels": "neg, pos", "text_pair_column": None})
+    options = text_plugin.options_for(recipe)
+    assert options.sequence_length == 48 and options.labels == ["neg", "pos"] and options.text_pair_column is None
+    assert options.pooling == "mean" and "label_separator" not in options
+    assert multilabel_plugin.options_for(recipe_for(multilabel_plugin)).label_separator == "|"
+    assert set(ner_plugin.options) == {"sequence_length", "labels"}
+    described = text_plugin.describe()["options"]
+    assert described["sequence_length"]["min"] == 8 and described["sequence_length"]["max"] == 512
+    assert described["pooling"]["choices"] == ["mean", "cls"]
+    for plugin, options, match in [
+        (text_plugin, {"sequence_length": 4}, "option sequence_length must be >= 8"),
+        (ner_plugin, {"sequence_length": 1024}, "option sequence_length must be <= 512"),
+        (text_plugin, {"sequence_length": "long"}, "option sequence_length must be an integer"),
+        (text_plugin, {"pooling": "max"}, "option pooling must be one of mean, cls"),
+        (text_plugin, {"text_col": "x"}, "unknown plugin option 'text_col'"),
+        (ner_plugin, {"pooling": "cls"}, "unknown plugin option 'pooling'"),
+        (text_plugin, {"label_separator": ";"}, "unknown plugin option 'label_separator'"),
+    ]:
+        with pytest.raises(ConfigError, match=match) as caught:
+            recipe_for(plugin, options=options)
+        assert "\n" not in str(caught.value) and str(caught.value).startswith("test: ")
+
+
+@pytest.mark.parametrize("plugin,options,match", [
+    (text_plugin, {"text_column": " "}, "-o text_column must name a column"),
+    (text_plugin, {"text_pair_column": "text"}, "is the text_column too"),
+    (text_plugin, {"labels": "food,food"}, "names a label twice"),
+    (multilabel_plugin, {"label_separator": ""}, "label_separator must not be empty"),
+    (ner_plugin, {"labels": "O,PER"}, "'PER' is not a BIO tag"),
+], ids=["empty-column", "pair-is-text", "twice", "separator", "bio"])
+def test_options_checked_across_fields(tmp_path, plugin, options, match):
+    path = tmp_path / ("d.conll" if plugin is ner_plugin else "d.csv")
+    if plugin is ner_plugin:
+        path.write_text("Maria B-PER\nvisited O\n")
+    else:
+        write_csv(path, topic_rows())
+    with pytest.raises(ConfigError, match=match):
+        load(plugin, path, options=options)
 
 
 @pytest.mark.parametrize("plugin,name,content,line", [
@@ -197,7 +229,7 @@ def test_cli_bad_data_exits_2_with_the_line(tmp_path, plugin, name, content, lin
 def test_ner_first_word_piece_carries_the_tag(tmp_path):
     path = tmp_path / "d.conll"
     path.write_text("Maria B-PER\nKowalski I-PER\nvisited O\nMarrakesh B-LOC\n.\tO\n\n" * 10)
-    bundle = ner_plugin.data.load(str(path), recipe_for(ner_plugin))
+    bundle = load(ner_plugin, path)
     assert bundle.class_names == ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
     x, y = first(bundle.train)
     encoder = ner_plugin.data._encoders.get(None, SHORT["sequence_length"])
@@ -210,19 +242,91 @@ def test_ner_first_word_piece_carries_the_tag(tmp_path):
     assert len(pieces) > 7
 
 
+def _read(plugin, paths, bundle, deployment=None, **overrides):
+    options = plugin.options_for(recipe_for(plugin, **overrides))
+    deployment = bundle.deployment if deployment is None else deployment
+    rows = plugin.data.read_inputs([str(p) for p in paths], bundle.input_signature, options, deployment)
+    rows.check()
+    return rows, options
+
+
 def test_read_inputs_with_the_runs_tokenizer(tmp_path):
-    bundle = text_plugin.data.demo(recipe_for(text_plugin))
+    bundle = demo(text_plugin)
     deployment = json.loads(json.dumps(bundle.deployment))  # as it travels in zoo.json and sidecars
     (tmp_path / "a.txt").write_text("The marathon was great.\n\nHeavy rain all night.\n")
     write_csv(tmp_path / "b.csv", [("Fresh bread", "food")])
-    arrays = text_plugin.data.read_inputs([str(tmp_path / "a.txt"), str(tmp_path / "b.csv")],
-                                          bundle.input_signature, deployment=deployment)
-    assert arrays["token_ids"].shape == (3, 32) and arrays["token_ids"].dtype == np.int32
+    rows, options = _read(text_plugin, [tmp_path / "a.txt", tmp_path / "b.csv"], bundle, deployment)
+    assert rows.inputs["token_ids"].shape == (3, 32) and rows.inputs["token_ids"].dtype == np.int32
     encoder = text_plugin.data._encoders.get(None, 32)
     expected = encoder.encode_numpy(["The marathon was great.", "Heavy rain all night.", "Fresh bread"])
-    assert all((arrays[k] == expected[k]).all() for k in expected)
-    rows = text_plugin.data.group_predictions([], arrays, np.zeros((3, 4)))
-    assert [name for name, _ in rows] == [f"{tmp_path / 'a.txt'}:1", f"{tmp_path / 'a.txt'}:3", f"{tmp_path / 'b.csv'}:2"]
+    assert all((rows.inputs[k] == expected[k]).all() for k in expected)
+    sources = [f"{tmp_path / 'a.txt'}:1", f"{tmp_path / 'a.txt'}:3", f"{tmp_path / 'b.csv'}:2"]
+    assert rows.sources == sources and rows.context is None
+    grouped = text_plugin.data.group_predictions(rows, np.eye(3, 4), options)
+    assert [name for name, _ in grouped] == sources and [int(s.argmax()) for _, s in grouped] == [0, 1, 2]
+
+
+def test_read_inputs_reads_the_runs_columns_and_pairs(tmp_path):
+    pairs = {"text_column": "first", "text_pair_column": "second", "label_column": "relation"}
+    write_csv(tmp_path / "pairs.csv", [("A man plays guitar", "Someone plays music", "same"),
+                                       ("A man plays guitar", "The market fell", "different")] * 6,
+              header=("first", "second", "relation"))
+    bundle = load(text_plugin, tmp_path / "pairs.csv", options=pairs)
+    write_csv(tmp_path / "new.csv", [("A cat sleeps", "A cat is asleep")], header=("first", "second"))
+    (tmp_path / "new.txt").write_text("A cat sleeps\tA cat is asleep\n")
+    # the columns come from the run's deployment, whatever options the caller holds
+    rows, _ = _read(text_plugin, [tmp_path / "new.csv", tmp_path / "new.txt"], bundle)
+    assert rows.inputs["segment_ids"].max(axis=1).tolist() == [1, 1]
+    assert (rows.inputs["token_ids"][0] == rows.inputs["token_ids"][1]).all()
+    (tmp_path / "single.txt").write_text("no tab on this line\n")
+    with pytest.raises(DataError, match=r"single\.txt line 1: this model classifies text pairs"):
+        _read(text_plugin, [tmp_path / "single.txt"], bundle)
+    # with no deployment (a run that saved none) the options name the columns
+    rows, _ = _read(text_plugin, [tmp_path / "new.csv"], bundle, deployment={}, options=pairs)
+    assert rows.inputs["segment_ids"].max() == 1
+
+
+def test_rows_carry_everything_grouping_needs(tmp_path):
+    """Reading a second batch of files does not change how the first batch is reported."""
+    bundle = demo(ner_plugin)
+    (tmp_path / "a.txt").write_text("Maria Kowalski visited Marrakesh .\n")
+    (tmp_path / "b.txt").write_text("Hello world\nAcme hired Ana\n")
+    rows_a, options = _read(ner_plugin, [tmp_path / "a.txt"], bundle)
+    rows_b, _ = _read(ner_plugin, [tmp_path / "b.txt"], bundle)
+    scores_a = np.random.default_rng(0).random((1, 32, 7))
+    grouped = ner_plugin.data.group_predictions(rows_a, scores_a, options)
+    assert [name for name, _ in grouped] == [f"{tmp_path / 'a.txt'}:1"] and grouped[0][1].shape == (5, 7)
+    assert len(ner_plugin.data.group_predictions(rows_b, np.zeros((2, 32, 7)), options)) == 2
+
+
+@pytest.mark.parametrize("plugin", [text_plugin, binary_plugin, multilabel_plugin, ner_plugin],
+                         ids=lambda p: p.name)
+def test_write_examples_read_back(tmp_path, plugin):
+    recipe = recipe_for(plugin)
+    options = plugin.options_for(recipe)
+    bundle = plugin.data.demo(recipe, options)
+    paths = plugin.data.write_examples(tmp_path / "examples", recipe, options)
+    assert paths and all(Path(p).is_file() and Path(p).parent == tmp_path / "examples" for p in paths)
+    rows = plugin.data.read_inputs(paths, bundle.input_signature, options, bundle.deployment)
+    rows.check()
+    assert set(rows.inputs) == set(bundle.input_signature)
+    assert all(a.shape[1:] == (32,) and a.dtype == np.int32 for a in rows.inputs.values())
+    assert all(s.startswith(tuple(paths)) and s.rsplit(":", 1)[1].isdigit() for s in rows.sources)
+    if plugin is ner_plugin:
+        assert len(rows) == 12  # 6 demo sentences, from the CoNLL file and from the text file
+        assert rows.context[:6] == rows.context[6:]
+        assert all(len(c["positions"]) == len(c["words"]) for c in rows.context)
+    else:
+        assert len(rows) == 16  # 2 texts of each of 4 topics, in a CSV and in a text file
+        assert (rows.inputs["token_ids"][:8] == rows.inputs["token_ids"][8:]).all()
+
+
+def test_write_examples_uses_the_runs_columns(tmp_path):
+    options = text_plugin.options_for(recipe_for(text_plugin, options={"text_column": "message",
+                                                                       "text_pair_column": "reply"}))
+    [table, text] = text_plugin.data.write_examples(tmp_path, recipe_for(text_plugin), options)
+    assert open(table, encoding="utf-8").readline().strip() == "message,reply"
+    assert all(line.count("\t") == 1 for line in open(text, encoding="utf-8"))
 
 
 def test_tokenizer_rebuilt_from_settings_alone(tmp_path):
@@ -238,11 +342,27 @@ def test_tokenizer_rebuilt_from_settings_alone(tmp_path):
 
 
 def test_ner_read_inputs_one_row_per_sentence_one_score_per_word(tmp_path):
-    bundle = ner_plugin.data.demo(recipe_for(ner_plugin))
+    bundle = demo(ner_plugin)
     (tmp_path / "s.txt").write_text("Maria Kowalski visited Marrakesh .\nHello world\n")
-    arrays = ner_plugin.data.read_inputs([str(tmp_path / "s.txt")], bundle.input_signature,
-                                         deployment=bundle.deployment)
+    rows, options = _read(ner_plugin, [tmp_path / "s.txt"], bundle)
+    assert rows.sources == [f"{tmp_path / 's.txt'}:1", f"{tmp_path / 's.txt'}:2"]
+    assert rows.context[0]["words"] == ["Maria", "Kowalski", "visited", "Marrakesh", "."]
+    first_pieces = rows.context[0]["positions"]
+    assert first_pieces[0] == 1 and first_pieces == sorted(first_pieces) and rows.context[0]["word_indices"] == [0, 1, 2, 3, 4]
+    assert len(set(first_pieces)) == 5 and first_pieces[-1] > 5  # Kowalski and Marrakesh take several pieces
     scores = np.random.default_rng(0).random((2, 32, 7))
-    rows = ner_plugin.data.group_predictions([], arrays, scores)
-    assert [name for name, _ in rows] == [f"{tmp_path / 's.txt'}:1", f"{tmp_path / 's.txt'}:2"]
-    assert rows[0][1].shape == (5, 7) and rows[1][1].shape == (2, 7)
+    grouped = ner_plugin.data.group_predictions(rows, scores, options)
+    assert [name for name, _ in grouped] == rows.sources
+    assert grouped[0][1].shape == (5, 7) and grouped[1][1].shape == (2, 7)
+    np.testing.assert_array_equal(grouped[0][1], scores[0][first_pieces])
+
+
+def test_ner_words_past_the_sequence_are_reported(tmp_path, caplog):
+    bundle = demo(ner_plugin)
+    (tmp_path / "long.txt").write_text(" ".join(["word"] * 40) + "\n")
+    rows, options = _read(ner_plugin, [tmp_path / "long.txt"], bundle)
+    assert len(rows.context[0]["positions"]) == 30  # 32 pieces less [CLS] and [SEP]
+    with caplog.at_level("WARNING"):
+        grouped = ner_plugin.data.group_predictions(rows, np.zeros((1, 32, 7)), options)
+    assert grouped[0][1].shape == (30, 7)
+    assert "long.txt:1: 30 of 40 words fit in sequence_length=32" in caplog.text

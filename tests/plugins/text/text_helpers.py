@@ -7,11 +7,21 @@ SHORT = {"sequence_length": 32}
 
 
 def recipe_for(plugin, **overrides):
-    """The plugin's default recipe with `overrides` and short sequences."""
-    from zoo.training.recipe import Recipe
-
+    """The plugin's default recipe with `overrides` and short sequences (options checked by the core)."""
     options = dict(SHORT, **overrides.pop("options", {}))
-    return Recipe.resolve(plugin.recipe, overrides=dict(overrides, options=options), option_defaults=plugin.data.options)
+    return plugin.resolve_recipe(overrides=dict(overrides, options=options), origin="test")
+
+
+def load(plugin, source, **overrides):
+    """`plugin.data.load(source, recipe, options)` with the recipe of `recipe_for(plugin, **overrides)`."""
+    recipe = recipe_for(plugin, **overrides)
+    return plugin.data.load(str(source), recipe, plugin.options_for(recipe))
+
+
+def demo(plugin, **overrides):
+    """`plugin.data.demo(recipe, options)` with the recipe of `recipe_for(plugin, **overrides)`."""
+    recipe = recipe_for(plugin, **overrides)
+    return plugin.data.demo(recipe, plugin.options_for(recipe))
 
 
 def write_csv(path, rows, header=("text", "label"), delimiter=","):
