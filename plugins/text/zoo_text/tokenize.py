@@ -155,7 +155,8 @@ class TextEncoder:
         x = (tf.constant(list(texts)),) if pairs is None else (tf.constant(list(texts)), tf.constant(list(pairs)))
         ds = tf.data.Dataset.from_tensor_slices((x, labels))
         ds = ds.batch(256).map(lambda x, y: (self.encode(*x), y), num_parallel_calls=tf.data.AUTOTUNE)
-        return ds.unbatch().cache()
+        # unbatch() forgets the number of rows; without it Keras warns "Your input ran out of data".
+        return ds.unbatch().apply(tf.data.experimental.assert_cardinality(len(texts))).cache()
 
     # ------------------------------------------------------------------ words (token classification)
     def _labels_packer(self):

@@ -114,6 +114,14 @@ def test_demo_sets():
     assert 0.2 < (y.sum(axis=1) == 2).mean() < 0.6
 
 
+def test_datasets_know_their_length():
+    """Tokenising in batches and unbatching must keep the row count, or Keras warns "ran out of data"."""
+    bundle = demo(text_plugin)
+    for split, key in (("train", "train"), ("validation", "validation"), ("test", "test")):
+        dataset = getattr(bundle, split)
+        assert int(dataset.cardinality()) == bundle.metadata["split"][key] > 0
+
+
 # --------------------------------------------------------------------------- bad input
 
 
