@@ -50,7 +50,8 @@ def main(many: int = 10_000, few: int = 100) -> dict:
         print(f"  {n} images: peak {peaks[n]:.0f} MB", flush=True)
     ratio = peaks[many] / peaks[few]
     summary = {"median": ratio, "min": ratio, "max": ratio, "n": 1}
-    return report("predict_memory", f"zoo predict peak memory, {many} / {few} image files (run folder, Keras)",
+    return report("predict_memory", f"zoo predict peak memory, {many} / {few} image files (run folder, Keras; "
+                  f"{peaks[many]:.0f} MB / {peaks[few]:.0f} MB)",
                   summary, f"<= 1.5, and {many} files < 1.5 GB", ratio <= 1.5 and peaks[many] < 1536,
                   {"peak_mb": {str(k): round(v) for k, v in peaks.items()}})
 

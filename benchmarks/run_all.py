@@ -160,11 +160,13 @@ def main() -> None:
     facts["total_seconds"] = round(sum(r.get("seconds", 0) for r in results), 1)
     facts["this_run_seconds"] = round(time.time() - started, 1)
     (HERE / "results.json").write_text(json.dumps({"machine": facts, "results": results}, indent=2, default=str))
+    kept = [r["script"] for r in results if r.get("from_page")]
     lines = ["# Benchmark results", "",
              f"Measured {facts['date']} on {facts['cpu']} ({facts['cores']} cores), TensorFlow "
              f"{facts.get('tensorflow')}, Keras {facts.get('keras')}, Python {facts['python']}; "
              f"the scripts took {facts['total_seconds'] / 60:.1f} min in all"
-             + (" (--small)." if args.small else "."), "",
+             + (" (--small)." if args.small else ".")
+             + (f" The rows of {', '.join(kept)} are kept from the previous page (not rerun)." if kept else ""), "",
              "Each ratio is the median of side-by-side measurements in one process run (min-max, n pairs).", "",
              "| benchmark | compared | ratio | goal | verdict |", "| --- | --- | --- | --- | --- |"]
     for res in results:
