@@ -2,7 +2,9 @@
 unlabelled rows, fine-tuned for rare-event detection, with cost-aware decision thresholds.
 
 Found through the entry point `tabular-fraud = "zoo_tabular_fraud:plugin"` (group
-`keras_zoo.plugins`); uses only the public contract in `zoo.api`.
+`keras_zoo.plugins`); written to plugin contract 2, it imports only keras-zoo's public
+modules (`zoo.api`, `zoo.data`, `zoo.metrics`, `zoo.runs`, `zoo.errors`). Its options are
+declared in `zoo_tabular_fraud.options`.
 
 ```
 zoo finetune --plugin tabular-fraud                                 # demo data, FT-Transformer from scratch
@@ -19,7 +21,8 @@ from __future__ import annotations
 
 from zoo.api import Plugin, TaskSpec
 from zoo_tabular_fraud.backbones import BACKBONES
-from zoo_tabular_fraud.data import OPTIONS, TabularFraudData
+from zoo_tabular_fraud.data import TabularFraudData
+from zoo_tabular_fraud.options import OPTIONS, FraudOptions
 
 __version__ = "0.1.0"
 
@@ -39,16 +42,16 @@ DEFAULT_RECIPE = {
 TASK = TaskSpec(kind="binary", metrics=("pr_auc", "auc"), monitor="val_pr_auc", monitor_mode="max")
 
 
-def _pretrain(source, recipe, out_dir):
+def _pretrain(source, recipe, options, out_dir):
     from zoo_tabular_fraud.pretrain import pretrain
 
-    return pretrain(source, recipe, out_dir)
+    return pretrain(source, recipe, options, out_dir)
 
 
-def _analyze(run_dir, recipe, validation, test):
+def _analyze(run_dir, recipe, options, validation, test):
     from zoo_tabular_fraud.threshold import analyze
 
-    return analyze(run_dir, recipe, validation, test)
+    return analyze(run_dir, recipe, options, validation, test)
 
 
 plugin = Plugin(
@@ -65,6 +68,8 @@ plugin = Plugin(
     custom_objects_module="zoo_tabular_fraud.layers",
     pretrain=_pretrain,
     analyze=_analyze,
+    options=dict(OPTIONS),
+    contract=2,
 )
 
-__all__ = ["plugin", "TabularFraudData", "OPTIONS", "DEFAULT_RECIPE", "TASK"]
+__all__ = ["plugin", "TabularFraudData", "FraudOptions", "OPTIONS", "DEFAULT_RECIPE", "TASK"]

@@ -25,9 +25,9 @@ Weights: `none` (random), or `zoo pretrain` output: a pretraining run folder
 Example:
 
 ```python
-from zoo.api import TensorSpec
+from zoo.api import Options, TensorSpec
 sig = {"amount": TensorSpec((), "float32"), "country": TensorSpec((), "int32")}
-model = build_ft_transformer(None, sig)
+model = build_ft_transformer(None, sig, Options())
 blocks_ft_transformer(model)     # [["num_tokenizer", "cat_tokenizer", "cls_token"], ["block1_norm1", ...], ...]
 ```
 """
@@ -85,8 +85,11 @@ def _load(model, weights):
     return model
 
 
-def build_ft_transformer(weights, input_signature):
-    """FT-Transformer encoder: tokens -> [CLS] -> transformer blocks -> [CLS] features."""
+def build_ft_transformer(weights, input_signature, options):
+    """FT-Transformer encoder: tokens -> [CLS] -> transformer blocks -> [CLS] features.
+
+    `options` (the plugin's) do not change the architecture: its sizes follow from the signature.
+    """
     import keras
 
     from zoo_tabular_fraud.layers import CategoricalTokenizer, CLSToken, ColumnScores, NumericTokenizer, TakeToken
@@ -130,8 +133,11 @@ def blocks_ft_transformer(model) -> list[list[str]]:
     return out
 
 
-def build_mlp(weights, input_signature):
-    """Residual MLP encoder: flattened numeric vectors + categorical embeddings -> residual blocks."""
+def build_mlp(weights, input_signature, options):
+    """Residual MLP encoder: flattened numeric vectors + categorical embeddings -> residual blocks.
+
+    `options` (the plugin's) do not change the architecture: its sizes follow from the signature.
+    """
     import keras
 
     from zoo_tabular_fraud.layers import CategoricalTokenizer

@@ -38,8 +38,9 @@ from typing import Any
 import numpy as np
 
 from zoo_tabular_fraud import schema as sch
-from zoo_tabular_fraud.data import (DEMO_SOURCE, PREPROCESSING_FILE, SCHEMA_FILE, FraudOptions, demo_parts)
+from zoo_tabular_fraud.data import DEMO_SOURCE, PREPROCESSING_FILE, SCHEMA_FILE, demo_parts
 from zoo_tabular_fraud.io import read_table
+from zoo_tabular_fraud.options import FraudOptions
 
 log = logging.getLogger(__name__)
 
@@ -155,10 +156,16 @@ def _pretrain_layers():
     return ColumnTokens, PerColumnDense
 
 
-def pretrain(source, recipe, out_dir) -> dict:
-    """`Plugin.pretrain`: fit preprocessing on `source`'s rows, pretrain `recipe.backbone`, save both."""
+def pretrain(source, recipe, options, out_dir) -> dict:
+    """`Plugin.pretrain`: fit preprocessing on `source`'s rows, pretrain `recipe.backbone`, save both.
+
+    `source` is a CSV/Parquet file (None: the demo's unlabelled pool); `options` the plugin's
+    `Options`. Returns the last epoch's losses (and the first validation loss, for comparison).
+
+    Example: `pretrain("unlabelled.csv", recipe, plugin.options_for(recipe), "runs/my-pretraining")`.
+    """
     out_dir = Path(out_dir)
-    opts = FraudOptions.from_recipe(recipe)
+    opts = FraudOptions.of(options)
     table, name = unlabelled_table(source, recipe, opts)
     result = train_encoder(table, name, recipe, opts)
     result.backbone.save_weights(str(out_dir / WEIGHTS_FILE))
@@ -204,7 +211,7 @@ def train_encoder(table, name: str, recipe, opts: FraudOptions) -> Pretrained:
 
     spec = plugin.backbone(recipe.backbone)
     signature = schema.signature()
-    backbone = spec.build(None, signature)
+    backbone = spec.build(None, signature, opts.as_options())
     n_float, n_cat = column_counts(signature)
     model = build_pretrainer(backbone, n_float, n_cat)
 

@@ -1,7 +1,8 @@
-"""Stratified and time-based splits into training, validation and test rows.
+"""The splits keras-zoo does not ship: by time, and the demo's labelled subset of training rows.
 
-- `stratified_split`: each class shuffled (seeded) and cut in the same proportions,
-  so a 1% fraud rate stays 1% in every split.
+(The stratified split is `zoo.data.split_indices`: each class shuffled with the seed and
+cut in the same proportions, so a 1% fraud rate stays 1% in every split.)
+
 - `time_split`: rows ordered by time; training is the past, validation what follows,
   test the most recent. A cut never falls between two rows with the same time, so
   every validation row is strictly later than every training row (and every test
@@ -20,26 +21,6 @@ from __future__ import annotations
 import numpy as np
 
 from zoo.errors import DataError
-
-
-def stratified_split(labels: np.ndarray, val_fraction: float, test_fraction: float, seed: int):
-    """(train, validation, test) row indices, each sorted, with the class ratio kept."""
-    rng = np.random.default_rng(seed)
-    parts = ([], [], [])
-    for cls in np.unique(labels):
-        idx = np.flatnonzero(labels == cls)
-        rng.shuffle(idx)
-        n = len(idx)
-        n_val = int(round(n * val_fraction))
-        n_test = int(round(n * test_fraction))
-        if val_fraction > 0 and n_val == 0 and n >= 2:
-            n_val = 1
-        if test_fraction > 0 and n_test == 0 and n - n_val >= 2:
-            n_test = 1
-        parts[1].append(idx[:n_val])
-        parts[2].append(idx[n_val:n_val + n_test])
-        parts[0].append(idx[n_val + n_test:])
-    return tuple(np.sort(np.concatenate(p)) if p else np.zeros(0, int) for p in parts)
 
 
 def time_split(times: np.ndarray, val_fraction: float, test_fraction: float, column: str):

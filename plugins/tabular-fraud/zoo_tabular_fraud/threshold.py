@@ -6,8 +6,8 @@
   reaches 0.9. The threshold lies halfway between two neighbouring scores, so the
   reported precision and recall are exactly what `score >= threshold` gives on those rows,
   and an export that moves scores by less than half the gap decides the same.
-- `fraud_metrics(labels, scores)`: average precision (PR-AUC), ROC-AUC, recall at a
-  fixed precision, precision at a fixed recall.
+- `fraud_metrics(labels, scores)`: average precision (PR-AUC) and ROC-AUC (from
+  `zoo.metrics`), recall at a fixed precision, precision at a fixed recall.
 - `analyze(...)`: keras-zoo's `Plugin.analyze` hook; `zoo finetune` calls it at the end
   of a run with the validation and test scores, and saves `decision_threshold` (applied
   by `zoo predict`, copied into export sidecars), the threshold choice (`analysis.threshold`)
@@ -30,6 +30,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+
+from zoo.metrics import average_precision, roc_auc
 
 log = logging.getLogger(__name__)
 
@@ -127,36 +129,6 @@ def precision_recall_at(labels, scores, threshold: float) -> tuple[float, float]
     return (tp / (tp + fp) if tp + fp else 1.0), (tp / pos if pos else 0.0)
 
 
-def average_precision(labels, scores) -> float:
-    """Area under the precision-recall curve as average precision (scikit-learn's definition)."""
-    cuts, tp, fp, pos, _ = _curve(labels, scores)
-    if pos == 0:
-        return float("nan")
-    precision = tp / (tp + fp)
-    recall = tp / pos
-    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
-
-
-def roc_auc(labels, scores) -> float:
-    """Area under the ROC curve (ties count one half)."""
-    labels = np.asarray(labels).reshape(-1).astype(int)
-    scores = np.asarray(scores, "float64").reshape(-1)
-    pos, neg = int(labels.sum()), int(len(labels) - labels.sum())
-    if pos == 0 or neg == 0:
-        return float("nan")
-    order = np.argsort(scores, kind="stable")
-    ranks = np.empty(len(scores))
-    s = scores[order]
-    i = 0
-    while i < len(s):
-        j = i
-        while j + 1 < len(s) and s[j + 1] == s[i]:
-            j += 1
-        ranks[order[i:j + 1]] = (i + j) / 2.0 + 1
-        i = j + 1
-    return float((ranks[labels == 1].sum() - pos * (pos + 1) / 2.0) / (pos * neg))
-
-
 def recall_at_precision(labels, scores, precision: float) -> float:
     """The highest recall of any cut whose precision is at least `precision` (0 if none)."""
     cuts, tp, fp, pos, _ = _curve(labels, scores)
@@ -222,32 +194,34 @@ def analysis(validation, test, cost_fn: float = 50.0, cost_fp: float = 1.0, targ
             "deployment": {"decision_threshold": choice.threshold, "threshold_objective": choice.objective}}
 
 
-def analyze(run_dir, recipe, validation, test) -> dict:
-    """`Plugin.analyze`: `zoo finetune` calls it with the validation and test (labels, scores)."""
-    from zoo_tabular_fraud.data import FraudOptions
+def analyze(run_dir, recipe, options, validation, test) -> dict:
+    """`Plugin.analyze`: `zoo finetune` calls it with the validation and test (labels, scores).
 
-    opts = FraudOptions.from_recipe(recipe)
+    The threshold and metrics follow the run's options `cost_fn`, `cost_fp`,
+    `target_precision`, `fixed_precision` and `fixed_recall`.
+    """
+    from zoo_tabular_fraud.options import FraudOptions
+
+    opts = FraudOptions.of(options)
     return analysis(validation, test, opts.cost_fn, opts.cost_fp, opts.target_precision, opts.fixed_precision,
                     opts.fixed_recall)
 
 
-def run_scores(run: str | Path, split: str = "validation"):
-    """(labels, scores, meta) of a finished run's model on one of its splits, re-read as the run read it."""
-    from zoo import registry
-    from zoo.loading import load_run
-    from zoo.training.features import compute_features
-    from zoo.training.finetune import limit, load_data
-    from zoo.training.recipe import Recipe
+def run_scores(run, split: str = "validation"):
+    """(labels, scores, meta) of a finished run's model on one of its splits, re-read as the run read it.
 
-    meta, model = load_run(run)
-    plugin = registry.get_plugin(meta["plugin"])
-    recipe = Recipe.resolve(meta["recipe"], option_defaults=plugin.data.options)
-    bundle = load_data(plugin, recipe, meta.get("data"))
-    dataset = getattr(bundle, split)
-    if dataset is None:
-        return None, None, meta
-    scores, labels = compute_features(model, limit(dataset, recipe.max_samples))
-    return labels.reshape(-1).astype(int), scores.reshape(-1), meta
+    `run` is a run folder or a `zoo.runs.Run`; labels and scores are flat arrays (None, None
+    when the run has no such split).
+
+    Example: `y, s, meta = run_scores("runs/tabular-fraud-20260101-120000", "test")`.
+    """
+    from zoo.runs import Run, open_run
+
+    run = run if isinstance(run, Run) else open_run(run)
+    labels, scores = run.scores(split)
+    if labels is None:
+        return None, None, run.meta
+    return np.asarray(labels).reshape(-1).astype(int), np.asarray(scores).reshape(-1), run.meta
 
 
 def calibrate_run(run: str | Path, cost_fn: float | None = None, cost_fp: float | None = None,
@@ -267,27 +241,28 @@ def calibrate_run(run: str | Path, cost_fn: float | None = None, cost_fp: float 
     report["threshold"]["threshold"], report["threshold"]["precision"]
     ```
     """
-    from zoo.training import rundir
+    from zoo.runs import RUN_FILE, open_run, read_run, write_json
+    from zoo_tabular_fraud.options import FraudOptions
 
-    run = Path(run)
-    y_val, s_val, meta = run_scores(run, "validation")
-    y_test, s_test, _ = run_scores(run, "test")
-    options = dict(meta["recipe"].get("options") or {})
-    if target_precision is None and cost_fn is None and cost_fp is None:
-        target_precision = options.get("target_precision")
-    cost_fn = float(options.get("cost_fn", 50.0) if cost_fn is None else cost_fn)
-    cost_fp = float(options.get("cost_fp", 1.0) if cost_fp is None else cost_fp)
-    report = analysis((y_val, s_val), None if y_test is None else (y_test, s_test), cost_fn, cost_fp,
-                      target_precision, float(options.get("fixed_precision", 0.8)),
-                      float(options.get("fixed_recall", 0.5)))
-    meta = rundir.read_run(run)  # re-read: keep everything the engine wrote
+    opened = open_run(run)
+    y_val, s_val, _ = run_scores(opened, "validation")
+    y_test, s_test, _ = run_scores(opened, "test")
+    given = {"cost_fn": cost_fn, "cost_fp": cost_fp, "target_precision": target_precision}
+    if all(v is None for v in given.values()):
+        given = {}  # the run's own choice
+    else:  # new costs or a new target replace the run's; what is not given keeps the run's value
+        given = {k: v for k, v in given.items() if v is not None or k == "target_precision"}
+    opts = FraudOptions.of({**opened.options, **given})
+    report = analysis((y_val, s_val), None if y_test is None else (y_test, s_test), opts.cost_fn, opts.cost_fp,
+                      opts.target_precision, opts.fixed_precision, opts.fixed_recall)
+    meta = read_run(opened.path)  # re-read: keep everything the engine wrote
     meta["decision_threshold"] = report["decision_threshold"]
     meta["deployment"] = {**(meta.get("deployment") or {}), **report["deployment"]}
     meta["analysis"] = {**(meta.get("analysis") or {}), "threshold": report["threshold"]}
     metrics = meta.setdefault("metrics", {})
     for split, values in report["metrics"].items():
         metrics[split] = {**(metrics.get(split) or {}), **values}
-    rundir.write_json(run / rundir.RUN_FILE, meta)
+    write_json(opened.path / RUN_FILE, meta)
     return report
 
 
@@ -307,10 +282,10 @@ def main(argv=None) -> int:
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from zoo.errors import ZooError
-    from zoo.training import rundir
+    from zoo.runs import newest_run
 
     try:
-        run = Path(args.run) if args.run else rundir.newest_run(args.runs_dir)
+        run = Path(args.run) if args.run else newest_run(args.runs_dir)
         report = calibrate_run(run, args.cost_fn, args.cost_fp, args.target_precision)
     except ZooError as exc:
         print(f"Error: {exc}", file=sys.stderr)  # noqa: T201 (a command-line tool)

@@ -20,14 +20,36 @@ SMALL = {"demo_rows": 6000, "labelled_fraction": 1.0}
 
 
 def recipe(overrides: dict | None = None, **options):
-    """The plugin's Recipe with `overrides` and plugin `options`."""
-    from zoo.training.recipe import Recipe
+    """The plugin's Recipe with `overrides` and plugin `options` (checked as `-o` values are)."""
     from zoo_tabular_fraud import plugin
 
     values = dict(overrides or {})
     if options:
         values["options"] = options
-    return Recipe.resolve(plugin.recipe, overrides=values, option_defaults=plugin.data.options)
+    return plugin.resolve_recipe(overrides=values)
+
+
+def options_of(r):
+    """The plugin `Options` of a recipe."""
+    from zoo_tabular_fraud import plugin
+
+    return plugin.options_for(r)
+
+
+def demo(overrides: dict | None = None, **options):
+    """The demo `DataBundle` for a recipe with `overrides` and plugin `options`."""
+    from zoo_tabular_fraud import plugin
+
+    r = recipe(overrides, **options)
+    return plugin.data.demo(r, plugin.options_for(r))
+
+
+def load(path, overrides: dict | None = None, **options):
+    """The `DataBundle` of a file for a recipe with `overrides` and plugin `options`."""
+    from zoo_tabular_fraud import plugin
+
+    r = recipe(overrides, **options)
+    return plugin.data.load(str(path), r, plugin.options_for(r))
 
 
 def write_mixed_csv(path: Path, rows: int = 400, seed: int = 0, label_values=("0", "1")) -> Path:

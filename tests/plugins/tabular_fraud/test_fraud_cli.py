@@ -52,4 +52,18 @@ def test_plugins_info_lists_the_options():
     out = run_zoo("plugins", "info", "tabular-fraud")
     assert out.returncode == 0, out.stderr
     assert "ft_transformer" in out.stdout and "mlp" in out.stdout
-    assert "cost_fn=50" in out.stdout and "split=stratified" in out.stdout
+    import re
+
+    text = out.stdout
+    assert re.search(r"cost_fn +cost of a missed fraud.*\n +number, default 50\.0", text), text
+    assert re.search(r"split +stratified .*\n +string, default stratified, one of stratified\|time", text), text
+    assert re.search(r"min_category_count .*\n +integer, default 5, >= 1", text), text
+
+
+def test_bad_option_exits_2_naming_it(tmp_path):
+    out = run_zoo("finetune", "--plugin", "tabular-fraud", "-o", "split=random", "--runs-dir", str(tmp_path / "runs"),
+                  cwd=tmp_path, timeout=300)
+    assert out.returncode == 2, out.stderr[-2000:]
+    last = [line for line in out.stderr.splitlines() if line.strip()][-1]
+    assert last.startswith("Error: ") and "option split must be one of stratified, time" in last, out.stderr[-2000:]
+    assert "Traceback" not in out.stderr

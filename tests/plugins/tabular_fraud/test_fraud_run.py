@@ -32,10 +32,10 @@ def calibrated(run):
 
 def test_finetune_chooses_a_threshold_that_reproduces_on_validation(run):
     """`zoo finetune` (through `Plugin.analyze`) saves the cost-optimal threshold with its precision/recall."""
-    from zoo.training import rundir
+    from zoo.runs import read_run
     from zoo_tabular_fraud.threshold import choose_threshold, precision_recall_at, run_scores
 
-    meta = rundir.read_run(run)
+    meta = read_run(run)
     choice = meta["analysis"]["threshold"]
     assert meta["decision_threshold"] == choice["threshold"] == meta["deployment"]["decision_threshold"]
     assert choice["cost_fn"] == 50 and choice["cost_fp"] == 1           # the plugin's default options
@@ -56,10 +56,10 @@ def test_finetune_chooses_a_threshold_that_reproduces_on_validation(run):
 
 
 def test_calibrate_run_chooses_again_with_other_costs(run, calibrated):
-    from zoo.training import rundir
+    from zoo.runs import read_run
     from zoo_tabular_fraud.threshold import precision_recall_at, run_scores
 
-    meta = rundir.read_run(run)
+    meta = read_run(run)
     choice = calibrated["threshold"]
     assert choice["cost_fn"] == 20 and meta["analysis"]["threshold"] == choice
     assert meta["decision_threshold"] == choice["threshold"] == meta["deployment"]["decision_threshold"]
@@ -98,7 +98,7 @@ def raw_rows():
 @pytest.mark.parametrize("fmt", ["onnx", "tflite"])
 def test_exports_take_raw_columns_and_match_keras(run, calibrated, fmt, tmp_path):
     from zoo.deploy import export_run
-    from zoo.loading import load_run
+    from zoo.runs import open_run
     from zoo_export.runtime import load_artifact, runner_from_keras
 
     report = export_run(run, fmt)  # verified by zoo_export on validation rows before it is written
@@ -108,7 +108,8 @@ def test_exports_take_raw_columns_and_match_keras(run, calibrated, fmt, tmp_path
     assert "crc32" in sidecar["deployment"]["input_encoding"]
     assert {"input": "merchant_category", "column": "merchant_category", "kind": "categorical"} in \
         sidecar["deployment"]["columns"]
-    meta, model = load_run(run)
+    opened = open_run(run)
+    meta, model = opened.meta, opened.model()
     rows = raw_rows()
     assert set(rows) == set(meta["input_signature"])
     keras_scores = runner_from_keras(model)(rows)
@@ -125,12 +126,12 @@ def test_preprocessing_alone_matches_in_the_exported_graph(run, fmt, tmp_path):
     """The fitted preprocessing (raw columns -> tokens) gives the same numbers in Keras and in the artifact."""
     import keras
 
-    from zoo.loading import load_run
+    from zoo.runs import open_run
     from zoo_export.api import ExportOptions
     from zoo_export.export import export_model
     from zoo_export.runtime import load_artifact, runner_from_keras
 
-    _, model = load_run(run)
+    model = open_run(run).model()
     prep = model.get_layer("tabular_preprocessing")
     inputs = {name: keras.Input((), dtype=t.dtype, name=name) for name, t in prep.input.items()}
     out = prep(inputs)
@@ -168,7 +169,9 @@ def test_zoo_predict_on_a_csv_applies_the_threshold(run, calibrated, tmp_path):
 
     files = write_files(tmp_path / "data", rows=6000, labelled_fraction=1.0, new_rows=50)
     rows = predict(run, [str(files["new"])])
-    assert len(rows) == 50 and rows[0]["input"].startswith("new_transactions.csv:T")
+    # each row named by its file and line, and its transaction id
+    assert len(rows) == 50 and rows[0]["input"].startswith(f"{files['new']}:2 transaction_id=T")
+    assert rows[-1]["input"].startswith(f"{files['new']}:51 transaction_id=T")
     cut = calibrated["threshold"]["threshold"]
     assert all(r["threshold"] == cut for r in rows)
     assert all(r["label"] == ("fraud" if r["score"] >= cut else "legit") for r in rows)

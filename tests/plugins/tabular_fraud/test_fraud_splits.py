@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fraud_helpers import recipe
+from fraud_helpers import demo
+from zoo.data import split_indices
 from zoo.errors import DataError
-from zoo_tabular_fraud.data import TabularFraudData, demo_parts
-from zoo_tabular_fraud.splits import labelled_subset, stratified_split, time_split
+from zoo_tabular_fraud.data import demo_parts
+from zoo_tabular_fraud.splits import labelled_subset, time_split
 
 
 def test_time_split_is_strictly_ordered_even_with_ties():
@@ -29,7 +30,7 @@ def test_time_split_refuses_missing_times():
 
 def test_stratified_split_keeps_the_fraud_rate():
     y = np.r_[np.ones(40, int), np.zeros(1960, int)]
-    train, val, test = stratified_split(y, 0.15, 0.15, seed=1)
+    train, val, test = split_indices(y, 0.15, 0.15, seed=1)
     assert len(set(train) | set(val) | set(test)) == 2000
     assert [int(y[s].sum()) for s in (train, val, test)] == [28, 6, 6]
     lab, pool = labelled_subset(train, y, 0.1, seed=1)
@@ -38,8 +39,7 @@ def test_stratified_split_keeps_the_fraud_rate():
 
 
 def test_demo_time_split_trains_on_the_past():
-    r = recipe(demo_rows=4000, split="time")
-    bundle = TabularFraudData().demo(r)
+    bundle = demo(demo_rows=4000, split="time")
     meta = bundle.metadata["split"]
     assert meta["kind"] == "time" and meta["time_column"] == "timestamp"
     t_train = np.concatenate([x["timestamp"].numpy() for x, _ in bundle.train.batch(4096)])

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from zoo_tabular_fraud.threshold import (average_precision, choose_threshold, fraud_metrics, precision_at_recall,
-                                         precision_recall_at, recall_at_precision, roc_auc)
+from zoo_tabular_fraud.threshold import (analysis, choose_threshold, fraud_metrics, precision_at_recall,
+                                         precision_recall_at, recall_at_precision)
 
 
 def scored(n=3000, rate=0.02, seed=0, ties=False):
@@ -63,10 +63,25 @@ def test_metrics_match_scikit_learn():
     metrics = pytest.importorskip("sklearn.metrics")
     for ties in (False, True):
         y, s = scored(ties=ties, seed=3)
-        assert average_precision(y, s) == pytest.approx(metrics.average_precision_score(y, s))
-        assert roc_auc(y, s) == pytest.approx(metrics.roc_auc_score(y, s))
-    p, r, _ = metrics.precision_recall_curve(y, s)
-    assert recall_at_precision(y, s, 0.5) == pytest.approx(r[p >= 0.5].max())
-    assert precision_at_recall(y, s, 0.5) == pytest.approx(p[r >= 0.5].max())
-    report = fraud_metrics(y, s, 0.8, 0.5)
-    assert set(report) == {"pr_auc", "roc_auc", "recall_at_precision_0.8", "precision_at_recall_0.5", "rows", "fraud"}
+        p, r, _ = metrics.precision_recall_curve(y, s)
+        assert recall_at_precision(y, s, 0.5) == pytest.approx(r[p >= 0.5].max())
+        assert precision_at_recall(y, s, 0.5) == pytest.approx(p[r >= 0.5].max())
+        report = fraud_metrics(y, s, 0.8, 0.5)
+        assert set(report) == {"pr_auc", "roc_auc", "recall_at_precision_0.8", "precision_at_recall_0.5", "rows",
+                               "fraud"}
+        assert report["pr_auc"] == pytest.approx(metrics.average_precision_score(y, s))
+        assert report["roc_auc"] == pytest.approx(metrics.roc_auc_score(y, s))
+
+
+def test_analyze_hook_follows_the_run_options():
+    """`Plugin.analyze` (contract 2) takes the run's options: costs, target precision, metric levels."""
+    from zoo_tabular_fraud import plugin
+
+    y, s = scored(seed=5)
+    val, test = (y[:1500], s[:1500]), (y[1500:], s[1500:])
+    recipe = plugin.resolve_recipe(overrides={"options": {"cost_fn": 200, "fixed_precision": 0.6}})
+    out = plugin.analyze("unused-run-dir", recipe, plugin.options_for(recipe), val, test)
+    expected = analysis(val, test, cost_fn=200, cost_fp=1, fixed_precision=0.6)
+    assert out["decision_threshold"] == expected["decision_threshold"]
+    assert out["threshold"]["cost_fn"] == 200 and "recall_at_precision_0.6" in out["metrics"]["test"]
+    assert out["metrics"] == expected["metrics"]

@@ -42,4 +42,4 @@ def test_tutorial_runs(tmp_path):
     rows = json.loads((tmp_path / "predictions.json").read_text())
     assert len(rows) == 200 and {r["label"] for r in rows} <= {"legit", "fraud"}
     assert all(r["threshold"] == meta["decision_threshold"] for r in rows)
-    assert rows[0]["input"].startswith("new_transactions.csv:T")
+    assert rows[0]["input"].startswith("data/new_transactions.csv:2 transaction_id=T")
