@@ -245,7 +245,7 @@ class KerasRunner(Runner):
             specs = {name: tf.TensorSpec((None, *shape), dtype, name=name)
                      for name, (shape, dtype) in self.signature.items()}
             self._traced = tf.function(lambda named: call_model(self.model, named, self.input_names),
-                                       input_signature=[specs])
+                                       input_signature=[specs], autograph=False)
         return self._traced(inputs)
 
     def _run(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
