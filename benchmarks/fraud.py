@@ -67,7 +67,7 @@ def main(rows: int = 40000, labelled_fraction: float = 0.1, backbones=("ft_trans
     from zoo_tabular_fraud.threshold import run_scores
 
     runs = tempfile.mkdtemp(prefix="fraud-bench-")
-    options = {"demo_rows": rows, "labelled_fraction": labelled_fraction, "pretrain_epochs": pretrain_epochs}
+    options = {"demo_rows": rows, "labelled_fraction": labelled_fraction}
     results: dict = {"rows": [], "pr_auc": {}, "seconds": {}}
     started = time.time()
     t0 = time.time()
@@ -75,8 +75,8 @@ def main(rows: int = 40000, labelled_fraction: float = 0.1, backbones=("ft_trans
     results["seconds"]["boosting"] = round(time.time() - t0, 1)
     results["pr_auc"]["hist_gradient_boosting"] = boost
 
-    def recipe(**overrides):
-        return plugin.resolve_recipe(overrides={**overrides, "options": options})
+    def recipe(pretraining=False, **overrides):
+        return plugin.resolve_recipe(overrides={**overrides, "options": options}, pretraining=pretraining)
 
     def test_ap(run_path) -> float:
         y, s, _ = run_scores(run_path, "test")
@@ -84,7 +84,7 @@ def main(rows: int = 40000, labelled_fraction: float = 0.1, backbones=("ft_trans
 
     for name in backbones:
         t0 = time.time()
-        pre_run, _ = run_pretrain(plugin, recipe(backbone=name), None, runs_dir=runs)
+        pre_run, _ = run_pretrain(plugin, recipe(True, backbone=name, epochs=pretrain_epochs), None, runs_dir=runs)
         results["seconds"][f"{name} pretrain"] = round(time.time() - t0, 1)
         for label, weights in (("pretrained", str(pre_run)), ("scratch", "none")):
             t0 = time.time()

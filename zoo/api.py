@@ -513,8 +513,11 @@ class Plugin:
         return {key: Option(default) for key, default in dict(getattr(self.data, "options", {}) or {}).items()}
 
     def resolve_recipe(self, config_path: Any = None, overrides: Mapping[str, Any] | None = None,
-                       base: Mapping[str, Any] | None = None, origin: str = "command line"):
+                       base: Mapping[str, Any] | None = None, origin: str = "command line",
+                       pretraining: bool = False):
         """The `Recipe` from this plugin's defaults (or `base`), a YAML file and `overrides`, options checked.
+
+        `pretraining=True` (what `zoo pretrain` uses) applies `recipe["pretrain"]` defaults too.
 
         Example: `plugin.resolve_recipe(overrides={"epochs": 2, "options": {"image_size": 64}})`.
         """
@@ -523,7 +526,8 @@ class Plugin:
         defaults = self.recipe if base is None else base
         return Recipe.resolve(defaults, config_path=config_path, overrides=overrides,
                               option_specs=self.option_specs(), overrides_origin=origin,
-                              defaults_origin="plugin defaults" if base is None else "the run's recipe")
+                              defaults_origin="plugin defaults" if base is None else "the run's recipe",
+                              pretraining=pretraining)
 
     def options_for(self, recipe) -> Options:
         """The `Options` a recipe sets for this plugin (declared defaults filled in)."""

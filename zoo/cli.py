@@ -309,7 +309,7 @@ def pretrain(plugin_name, data, config, options, runs_dir, **values):
     if options:
         overrides["options"] = _parse_options(options)
     plugin = registry.get_plugin(plugin_name)
-    recipe = plugin.resolve_recipe(config, overrides)
+    recipe = plugin.resolve_recipe(config, overrides, pretraining=True)
     run, metrics = run_pretrain(plugin, recipe, data, runs_dir)
     click.echo(f"pretraining run: {run}")
     if metrics:

@@ -78,3 +78,10 @@ def test_vision_defaults_are_safe_per_strategy():
     assert plugin.resolve_recipe().learning_rate == 0.003
     assert plugin.resolve_recipe(overrides={"strategy": "partial"}).learning_rate == 3e-4
     assert plugin.resolve_recipe(overrides={"strategy": "full"}).learning_rate == 1e-4
+
+
+def test_pretrain_defaults_apply_only_to_zoo_pretrain():
+    defaults = {"epochs": 40, "pretrain": {"epochs": 20}}
+    assert Recipe.resolve(defaults).epochs == 40
+    assert Recipe.resolve(defaults, pretraining=True).epochs == 20
+    assert Recipe.resolve(defaults, overrides={"epochs": 2}, pretraining=True).epochs == 2

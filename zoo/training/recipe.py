@@ -98,6 +98,7 @@ class Recipe:
         option_specs: Mapping[str, Any] | None = None,
         overrides_origin: str = "command line",
         defaults_origin: str = "plugin defaults",
+        pretraining: bool = False,
     ) -> "Recipe":
         """Layer defaults, plugin defaults, a YAML file and overrides; validate.
 
@@ -117,6 +118,11 @@ class Recipe:
         options: dict[str, Any] = {k: spec.default for k, spec in (specs or {}).items()}
         plugin_defaults = dict(plugin_defaults or {})
         per_strategy = plugin_defaults.pop("per_strategy", None) or {}
+        pretrain_defaults = plugin_defaults.pop("pretrain", None) or {}
+        if not isinstance(pretrain_defaults, Mapping):
+            raise ConfigError(f"{defaults_origin}: pretrain must be a mapping of recipe defaults for zoo pretrain")
+        if pretraining:  # `zoo pretrain`: the plugin's pretraining defaults (e.g. its epochs) win over fine-tuning's
+            plugin_defaults.update(pretrain_defaults)
         layers = [(defaults_origin, plugin_defaults)]
         if config_path is not None:
             layers.append((str(config_path), load_yaml(config_path)))

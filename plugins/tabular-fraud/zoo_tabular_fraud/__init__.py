@@ -37,6 +37,9 @@ DEFAULT_RECIPE = {
     "head": "linear",
     "dropout": 0.1,
     "weight_decay": 0.00001,
+    # `zoo pretrain` (self-supervised, on unlabelled rows) trains for its own number of epochs;
+    # `zoo pretrain --epochs N` changes it, and the pretraining run records what ran.
+    "pretrain": {"epochs": 20},
 }
 
 TASK = TaskSpec(kind="binary", metrics=("pr_auc", "auc"), monitor="val_pr_auc", monitor_mode="max")

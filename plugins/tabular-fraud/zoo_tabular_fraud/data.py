@@ -258,7 +258,7 @@ class TabularFraudData(DataAdapter):
         for path in paths:
             table = read_table(path)
             if columns:
-                chunks.append(sch.encode(table, sch.Schema(columns), str(path))[0])
+                chunks.append(sch.encode(table, sch.Schema(columns), str(path), predicting=True)[0])
             else:
                 chunks.append(inputs_from_table(table, input_signature, str(path)))
             sources += row_sources(path, table.num_rows)

@@ -15,7 +15,7 @@
 | `fixed_precision`, `fixed_recall` | `0.8`, `0.5` | levels of the reported recall@precision, precision@recall |
 | `labelled_fraction` | `0.1` | demo: share of training rows that keep their label; the rest is the unlabelled pool |
 | `demo_rows`, `demo_seed` | `40000`, `0` | demo: size and generator seed (the demo split uses `demo_seed` too) |
-| `pretrain_epochs`, `mask_rate` | `20`, `0.15` | `zoo pretrain`: epochs, share of columns corrupted per row |
+| `mask_rate` | `0.15` | `zoo pretrain`: share of columns corrupted per row (its epochs: `zoo pretrain --epochs`, default 20) |
 
 keras-zoo converts and range-checks every value (`OPTIONS`); `FraudOptions.of(options)`
 adds what an `Option` cannot say (open intervals such as `cost_fn > 0`, the kinds named
@@ -65,7 +65,6 @@ OPTIONS: dict[str, Option] = {
                                      "rest is the unlabelled pretraining pool", type=float, min=0, max=1),
     "demo_rows": Option(40000, "demo: transactions generated", type=int, min=1000),
     "demo_seed": Option(0, "demo: generator and split seed", type=int, min=0),
-    "pretrain_epochs": Option(20, "zoo pretrain: epochs of self-supervised training", type=int, min=1),
     "mask_rate": Option(0.15, "zoo pretrain: share of each row's columns swapped with another row's (in (0, 1))",
                         type=float, min=0, max=1),
 }
@@ -99,7 +98,6 @@ class FraudOptions:
     labelled_fraction: float = 0.1
     demo_rows: int = 40000
     demo_seed: int = 0
-    pretrain_epochs: int = 20
     mask_rate: float = 0.15
 
     @classmethod

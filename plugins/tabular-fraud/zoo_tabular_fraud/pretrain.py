@@ -223,7 +223,7 @@ def train_encoder(table, name: str, recipe, opts: FraudOptions) -> Pretrained:
         return ds.map(lambda x: corrupt(x, opts.mask_rate), num_parallel_calls=tf.data.AUTOTUNE).prefetch(2)
 
     steps = max(1, len(fit) // recipe.batch_size)
-    total = steps * opts.pretrain_epochs
+    total = steps * recipe.epochs
     schedule = keras.optimizers.schedules.CosineDecay(recipe.learning_rate * 0.1, max(1, total - steps),
                                                       warmup_target=recipe.learning_rate, warmup_steps=steps)
     losses = {"mask": keras.losses.BinaryCrossentropy(from_logits=True)}
@@ -233,10 +233,10 @@ def train_encoder(table, name: str, recipe, opts: FraudOptions) -> Pretrained:
         losses["categorical"] = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     metrics = {"categorical": ["sparse_categorical_accuracy"]} if n_cat else None
     model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-5), loss=losses, metrics=metrics)
-    history = model.fit(dataset(fit, True), validation_data=dataset(hold, False), epochs=opts.pretrain_epochs,
+    history = model.fit(dataset(fit, True), validation_data=dataset(hold, False), epochs=recipe.epochs,
                         shuffle=False, verbose=2 if log.isEnabledFor(logging.INFO) else 0)
     last = {k: float(v[-1]) for k, v in history.history.items() if v and math.isfinite(float(v[-1]))}
     first_val = history.history.get("val_loss", [float("nan")])[0]
-    metrics = {"rows": float(len(fit)), "epochs": float(opts.pretrain_epochs), "first_val_loss": float(first_val),
+    metrics = {"rows": float(len(fit)), "epochs": float(recipe.epochs), "first_val_loss": float(first_val),
                **last}
     return Pretrained(backbone, prep, model, schema, metrics)

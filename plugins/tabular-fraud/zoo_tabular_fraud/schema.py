@@ -372,8 +372,23 @@ def to_booleans(array, column: str, source: str) -> np.ndarray:
     return out
 
 
-def to_numbers(array, column: str, source: str) -> np.ndarray:
-    """float32 with NaN for missing; `DataError` names the first value that is not a number."""
+def to_numbers(array, column: str, source: str, predicting: bool = False) -> np.ndarray:
+    """float32 with NaN for missing; `DataError` names the first value that is not a finite number.
+
+    `predicting`: the file is read for `zoo predict`, where the run fixed the schema (the hint
+    then says to fix the value; `-o` options exist only when training).
+    """
+    values = _to_numbers(array, column, source, predicting)
+    infinite = np.flatnonzero(np.isinf(values))
+    if infinite.size:
+        i = int(infinite[0])
+        raise DataError(f"numeric column {column!r} of {source} holds {values[i]} (row {i + 1}) and "
+                        f"{infinite.size - 1} more infinite value(s); fix or remove them (a missing value may be "
+                        "left empty)")
+    return values
+
+
+def _to_numbers(array, column: str, source: str, predicting: bool) -> np.ndarray:
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -397,9 +412,11 @@ def to_numbers(array, column: str, source: str) -> np.ndarray:
                 try:
                     float(v)
                 except ValueError:
+                    fix = ("fix the value: the run this model comes from read the column as numbers"
+                           if predicting else
+                           f"fix it or declare the column: -o schema={{{column}: categorical}}")
                     raise DataError(f"numeric column {column!r} of {source} holds {v!r} (row {i + 1}), "
-                                    f"not a number; fix it or declare the column: -o schema={{{column}: "
-                                    "categorical}") from None
+                                    f"not a number; {fix}") from None
             raise
     return _to_float(array).astype("float32")
 
@@ -429,11 +446,11 @@ def to_categories(array) -> tuple[np.ndarray, dict[int, str]]:
     return codes, names
 
 
-def column_values(table, col: Column, source: str) -> np.ndarray:
+def column_values(table, col: Column, source: str, predicting: bool = False) -> np.ndarray:
     """The model input array of one feature column."""
     array = table.column(col.name)
     if col.kind == "numeric":
-        return to_numbers(array, col.name, source)
+        return to_numbers(array, col.name, source, predicting)
     if col.kind == "boolean":
         return to_booleans(array, col.name, source)
     if col.kind == "timestamp":
@@ -447,7 +464,8 @@ def column_values(table, col: Column, source: str) -> np.ndarray:
     raise ValueError(f"column {col.name!r} of kind {col.kind} is not a feature")
 
 
-def encode(table, schema: Schema, source: str) -> tuple[dict[str, np.ndarray], dict[str, dict[int, str]]]:
+def encode(table, schema: Schema, source: str,
+           predicting: bool = False) -> tuple[dict[str, np.ndarray], dict[str, dict[int, str]]]:
     """({input name: array}, {input name: {code: text}}) of the schema's feature columns."""
     missing = [c.name for c in schema.features() if c.name not in table.column_names]
     if missing:
@@ -458,7 +476,7 @@ def encode(table, schema: Schema, source: str) -> tuple[dict[str, np.ndarray], d
         if col.kind == "categorical":
             arrays[col.input], names[col.input] = to_categories(table.column(col.name))
         else:
-            arrays[col.input] = column_values(table, col, source)
+            arrays[col.input] = column_values(table, col, source, predicting)
     return arrays, names
 
 

@@ -29,6 +29,16 @@ def recipe(overrides: dict | None = None, **options):
     return plugin.resolve_recipe(overrides=values)
 
 
+def pretrain_recipe(overrides: dict | None = None, **options):
+    """What `zoo pretrain` resolves: the plugin's pretraining defaults (its epochs) below `overrides`."""
+    from zoo_tabular_fraud import plugin
+
+    values = dict(overrides or {})
+    if options:
+        values["options"] = options
+    return plugin.resolve_recipe(overrides=values, pretraining=True)
+
+
 def options_of(r):
     """The plugin `Options` of a recipe."""
     from zoo_tabular_fraud import plugin

@@ -209,3 +209,14 @@ def test_read_inputs_names_rows_by_line_and_id(tmp_path):
     short.write_text("amount,x\n1,2\n")
     with pytest.raises(DataError, match="short.csv lacks column.*'country'"):
         plugin.data.read_inputs([str(short)], sig, opts, deployment)
+
+
+def test_predict_time_messages_do_not_suggest_training_options(tmp_path):
+    """`zoo predict` has no -o: a bad value at predict time says to fix the value, not to set an option."""
+    sig = {"amount": TensorSpec((), "float32")}
+    deployment = {"columns": [{"input": "amount", "column": "amount", "kind": "numeric"}]}
+    path = tmp_path / "new.csv"
+    path.write_text("amount,country\n1.5,US\nabc,FR\n")
+    with pytest.raises(DataError) as caught:
+        plugin.data.read_inputs([str(path)], sig, options_of(recipe()), deployment)
+    assert "holds 'abc' (row 2)" in str(caught.value) and "-o " not in str(caught.value)

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from fraud_helpers import options_of, recipe
+from fraud_helpers import options_of, pretrain_recipe, recipe
 
 #: labels of 3% of the demo's training split: 840 rows, 13 frauds; the other 27,160 rows are the pool
 FEW = {"labelled_fraction": 0.03}
@@ -41,8 +41,10 @@ def test_pretrain_writes_a_run_finetune_can_start_from(tmp_path):
     from zoo_tabular_fraud.data import load_preprocessing
     from zoo_tabular_fraud.preprocessing import vocabularies
 
-    small = {"demo_rows": 4000, "labelled_fraction": 0.3, "pretrain_epochs": 2}
-    run, metrics = run_pretrain(plugin, recipe({"backbone": "mlp"}, **small), None, runs_dir=tmp_path)
+    small = {"demo_rows": 4000, "labelled_fraction": 0.3}
+    run, metrics = run_pretrain(plugin, pretrain_recipe({"backbone": "mlp", "epochs": 2}, **small), None,
+                                runs_dir=tmp_path)
+    assert read_run(run)["recipe"]["epochs"] == 2 and metrics["epochs"] == 2  # what ran is what is recorded
     meta = read_run(run)
     assert meta["kind"] == "pretrain" and meta["status"] == "complete" and meta["preprocessing"] is True
     assert {"backbone.weights.h5", "preprocessing.keras", "tabular_schema.json"} <= {p.name for p in run.iterdir()}
@@ -103,7 +105,8 @@ def test_pretraining_helps_when_labels_are_few(tmp_path):
     from zoo_tabular_fraud.data import demo_parts
     from zoo_tabular_fraud.demo import generate
 
-    pre_run, metrics = run_pretrain(plugin, recipe(**FEW), None, runs_dir=tmp_path)
+    pre_run, metrics = run_pretrain(plugin, pretrain_recipe(**FEW), None, runs_dir=tmp_path)
+    assert metrics["epochs"] == 20  # the plugin's pretraining default, not fine-tuning's 40
     assert metrics["val_loss"] < metrics["first_val_loss"]
     table, parts = demo_parts(40000, 0, "stratified", FEW["labelled_fraction"], 0.15, 0.15)
     assert int(np.asarray(table.take(parts["train"]).column("is_fraud").to_numpy()).sum()) == 13

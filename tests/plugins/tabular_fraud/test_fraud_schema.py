@@ -151,3 +151,13 @@ def test_bad_values_name_the_column(tmp_path):
     schema = sch.infer_schema(table, "is_fraud", overrides={"amount": "numeric"})
     with pytest.raises(DataError, match="numeric column 'amount' of t.csv holds 'abc'"):
         sch.encode(table, schema, "t.csv")
+
+
+def test_infinite_values_are_refused_with_the_column_and_row(tmp_path):
+    """`inf` parses as a number; training on it gives NaN losses, so it is named like any bad value."""
+    path = tmp_path / "t.csv"
+    path.write_text("amount,country,is_fraud\n1.0,US,0\n2.0,FR,1\ninf,US,0\n-inf,DE,0\n")
+    table = read_table(path)
+    schema = sch.infer_schema(table, "is_fraud", overrides={"amount": "numeric"})
+    with pytest.raises(DataError, match=r"numeric column 'amount' of t.csv holds inf \(row 3\) and 1 more infinite"):
+        sch.encode(table, schema, "t.csv")

@@ -1,7 +1,7 @@
 """tutorials/fraud_detection.md runs: every ```bash block, in order, in a fresh folder (small mode).
 
 Small mode replaces the data size and pretraining epochs written in the tutorial
-(`--rows 40000` -> 12000, `pretrain_epochs=20` -> 3); every command is otherwise as written.
+(`--rows 40000` -> 12000, `--epochs 20` -> 3); every command is otherwise as written.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 from tutorial_runner import run_tutorial, tutorial_blocks
 
 TUTORIAL = Path(__file__).resolve().parents[3] / "tutorials" / "fraud_detection.md"
-SMALL = {"--rows 40000": "--rows 12000", "pretrain_epochs=20": "pretrain_epochs=3"}
+SMALL = {"--rows 40000": "--rows 12000", "unlabelled.csv --epochs 20": "unlabelled.csv --epochs 3"}
 
 
 
