@@ -5,9 +5,10 @@ CSV (`patient_id`, `path`, `label`[, `slice_index`]), converts them to HU,
 splits them by patient, and fine-tunes the vision plugin's ImageNet backbones
 (MobileNetV2 by default, weights shipped) on the slices, with CT windows
 computed inside the model. Study-level clinical metrics (ROC-AUC, PR-AUC,
-sensitivity and specificity at a threshold chosen on validation) are computed
-at the end of every run (`zoo_medical_ct.report`), and `zoo predict` reports
-one score per study.
+sensitivity and specificity with 95% intervals at a threshold chosen on
+validation: for `target_sensitivity` given `min_positives` positive studies,
+else by Youden's J) are computed at the end of every run
+(`zoo_medical_ct.report`), and `zoo predict` reports one score per study.
 
 ```
 zoo finetune --plugin medical-ct                       # the synthetic demo cohort
@@ -26,15 +27,27 @@ from zoo.api import Plugin, TaskSpec
 
 from zoo_medical_ct.backbones import all_specs
 from zoo_medical_ct.data import OPTIONS, MedicalCTData
-from zoo_medical_ct.metrics import aggregate, choose_threshold, clinical_metrics
-from zoo_medical_ct.report import analyze
+from zoo_medical_ct.metrics import (aggregate, choose_threshold, clinical_metrics, operating_threshold,
+                                    wilson_interval, youden_threshold)
+
+
+def analyze(run_dir, recipe, options, validation, test) -> dict:
+    """The plugin's `analyze` hook, `zoo_medical_ct.report.analyze`.
+
+    Imported on use, so that `python -m zoo_medical_ct.report` does not find its module imported already.
+    """
+    from zoo_medical_ct.report import analyze as run_analysis
+
+    return run_analysis(run_dir, recipe, options, validation, test)
+
 
 try:
     __version__ = metadata.version("keras-zoo-medical-ct")
 except metadata.PackageNotFoundError:   # imported from a source tree
     __version__ = None
 
-__all__ = ["plugin", "clinical_metrics", "choose_threshold", "aggregate"]
+__all__ = ["plugin", "clinical_metrics", "choose_threshold", "operating_threshold", "youden_threshold",
+           "wilson_interval", "aggregate"]
 
 plugin = Plugin(
     name="medical-ct",

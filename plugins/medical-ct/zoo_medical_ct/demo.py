@@ -47,10 +47,12 @@ from pathlib import Path
 
 import numpy as np
 
+from zoo_medical_ct.data import DEMO_PATIENTS
+
 log = logging.getLogger(__name__)
 
 VERSION = "medical-ct-demo-v1"
-DEFAULT_PATIENTS = 120
+DEFAULT_PATIENTS = DEMO_PATIENTS            # the default of the plugin option `demo_patients`
 SIZE = 96
 PIXEL_MM = 2.8
 SLICES = 8
@@ -319,7 +321,15 @@ def _write_csv(path: Path, fields: list[str], rows: list[dict]) -> None:
 
 
 def held_out_studies(run: str | Path) -> list[tuple[str, str]]:
-    """`(study folder, label)` of the demo studies in a run's test split (positives first)."""
+    """`(study folder, label)` of the demo studies in a run's test split: nodule studies first.
+
+    The nodule studies come in order of how many of their slices show a nodule
+    (`labels.csv`), most first, then in file order: the first is a clear case,
+    chosen from the labels alone, never from a model's scores. Normal studies
+    follow in file order.
+
+    Example: `held_out_studies("runs/medical-ct-20250101-120000")[0]` -> `(".../CT-DEMO-140/study1", "nodule")`.
+    """
     from zoo.runs import read_run
 
     meta = read_run(run)
@@ -327,7 +337,11 @@ def held_out_studies(run: str | Path) -> list[tuple[str, str]]:
     root = Path(meta["data_metadata"]["source"]).parent
     with open(root / "labels_studies.csv", newline="") as fh:
         rows = [r for r in csv.DictReader(fh) if r["patient_id"] in patients]
-    rows.sort(key=lambda r: r["label"] == "normal")
+    shown: dict[str, int] = {}
+    with open(root / "labels.csv", newline="") as fh:
+        for r in csv.DictReader(fh):
+            shown[r["path"]] = shown.get(r["path"], 0) + (r["label"] != CLASSES[0])
+    rows.sort(key=lambda r: (r["label"] == CLASSES[0], -shown.get(r["path"], 0)))    # stable: file order
     return [(str(root / r["path"]), r["label"]) for r in rows]
 
 
@@ -335,7 +349,8 @@ if __name__ == "__main__":
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m zoo_medical_ct.demo",
-                                     description="Print held-out demo studies of a run (folder and label).")
+                                     description="Print the series folders of held-out demo studies of a run (its "
+                                                 "test split): the clearest nodule study first, then normal ones.")
     parser.add_argument("run", help="a run folder of `zoo finetune --plugin medical-ct`")
     parser.add_argument("-n", type=int, default=2, help="how many studies")
     args = parser.parse_args()

@@ -17,6 +17,14 @@ display convention; NIfTI volumes are reoriented to it).
 - Compressed transfer syntaxes are decoded by pydicom's installed handlers;
   when none is installed the error names the packages that add one
   (pylibjpeg, python-gdcm).
+- A DICOM file **without the 128-byte preamble** (the `DICM` marker at byte
+  0, or a bare data set with no file meta, as some older tools and scanners
+  write) is read all the same; its transfer syntax is the encoding the data
+  set was found in. A file that is neither is "not a DICOM file".
+- **Non-image DICOM objects** (an RT Structure Set, a Segmentation, a
+  Structured Report, an RT Dose, ...) are refused with what they are and what
+  they hold instead of CT pixels; in a series folder they are named before any
+  other check, so the message says which file to remove.
 - **NIfTI** (`.nii`, `.nii.gz`): values are taken as HU after the file's own
   `scl_slope` / `scl_inter`.
 
@@ -82,17 +90,68 @@ def read_volume(path: str | Path) -> Volume:
 
 # --------------------------------------------------------------------------- DICOM
 
-def _dcmread(path: Path, stop_before_pixels: bool = False):
+def _dcmread(path: Path, folder: Path | None = None):
+    """One DICOM file (with or without the 128-byte preamble); `folder`: the series folder it is in, if any."""
     import pydicom
     from pydicom.errors import InvalidDicomError
 
     try:
-        return pydicom.dcmread(path, stop_before_pixels=stop_before_pixels)
+        return pydicom.dcmread(path)
     except InvalidDicomError:
-        raise DataError(f"{path}: not a DICOM file (no DICOM preamble/header); a series folder must hold only "
-                        "the DICOM files of one series") from None
+        pass
     except (EOFError, OSError, ValueError, KeyError, TypeError) as exc:
         raise DataError(f"{path}: cannot read this DICOM file ({type(exc).__name__}: {exc})") from None
+    ds = _read_without_preamble(path)
+    if ds is None:
+        fix = f"remove it from the series folder {folder}" if folder is not None else \
+            "pass a DICOM series folder, a DICOM file or a NIfTI volume (.nii, .nii.gz)"
+        raise DataError(f"{path}: not a DICOM file (no 'DICM' marker, with or without the 128-byte preamble, and "
+                        f"no DICOM data set at its start); {fix}")
+    return ds
+
+
+def _read_without_preamble(path: Path):
+    """A DICOM file missing its 128-byte preamble, read; None when the file is not DICOM at all.
+
+    Two layouts exist: the `DICM` marker and the file meta at byte 0 (read with
+    the preamble put back), and a bare data set with no file meta (pydicom's
+    `force=True`). A bare data set is accepted only when it starts in group
+    0008 (where every image's identifying tags are) and has a SOPClassUID or a
+    Modality, so that arbitrary bytes are not taken for DICOM; its transfer
+    syntax is the encoding pydicom found it in.
+    """
+    import io as _bytes_io
+    import warnings
+
+    import pydicom
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+            if head == b"DICM":
+                fh.seek(0)
+                ds = pydicom.dcmread(_bytes_io.BytesIO(bytes(128) + fh.read()))
+                log.debug("%s: no 128-byte preamble before the DICM marker; read all the same", path)
+                return ds
+        with warnings.catch_warnings():              # arbitrary bytes make pydicom warn about unknown tags
+            warnings.simplefilter("ignore")
+            ds = pydicom.dcmread(path, force=True)
+            tags = list(ds.keys())
+            if not tags or tags[0].group != 0x0008 or not ("SOPClassUID" in ds or "Modality" in ds):
+                return None
+            ds.get("Modality")                       # decodes: raises here, not later, for a broken value
+    except Exception:                                # noqa: BLE001 - probing: any failure means "not DICOM"
+        return None
+    implicit, little = ds.original_encoding
+    meta = getattr(ds, "file_meta", None) or FileMetaDataset()
+    if "TransferSyntaxUID" not in meta:
+        meta.TransferSyntaxUID = ImplicitVRLittleEndian if implicit else \
+            ExplicitVRLittleEndian if little else ExplicitVRBigEndian
+    ds.file_meta = meta
+    log.debug("%s: a bare DICOM data set (no preamble, no file meta), read as %s", path, meta.TransferSyntaxUID.name)
+    return ds
 
 
 def _number(ds, keyword: str):
@@ -141,15 +200,46 @@ def rescale_of(ds, path: Path | str, frame: int | None = None) -> tuple[float, f
     )
 
 
-def _check_modality(ds, path) -> None:
+#: DICOM objects that are not CT images, by Modality: what they are, and what they hold instead of CT pixels
+NON_IMAGE_OBJECTS = {
+    "RTSTRUCT": ("an RT Structure Set", "contours (regions of interest), not image pixels"),
+    "RTPLAN": ("an RT Plan", "treatment beams, not image pixels"),
+    "RTRECORD": ("an RT Treatment Record", "a delivered treatment, not image pixels"),
+    "RTDOSE": ("an RT Dose", "a dose grid in gray, not Hounsfield units"),
+    "SEG": ("a Segmentation", "a label mask, not Hounsfield units"),
+    "SR": ("a Structured Report", "findings and measurements, not image pixels"),
+    "PR": ("a Presentation State", "display settings for other images, not image pixels"),
+    "KO": ("a Key Object Selection", "references to other images, not image pixels"),
+    "REG": ("a Spatial Registration", "a transform between images, not image pixels"),
+    "DOC": ("an encapsulated document", "a PDF or CDA document, not image pixels"),
+}
+
+
+def _has_pixels(ds) -> bool:
+    return "PixelData" in ds or "FloatPixelData" in ds or "DoubleFloatPixelData" in ds
+
+
+def _check_modality(ds, path, folder: Path | None = None) -> None:
+    """`DataError` for a DICOM object that is not a CT image, saying what it is; `folder`: its series folder."""
     modality = str(ds.get("Modality", "") or "").upper()
+    fix = f"remove it from the series folder {folder}" if folder is not None else \
+        "pass a CT image series (a folder of CT slices), a CT image file or a NIfTI volume"
+    if modality in NON_IMAGE_OBJECTS:
+        what, holds = NON_IMAGE_OBJECTS[modality]
+        raise DataError(f"{path} is {what} (Modality {modality}), which holds {holds}; {fix}")
+    if not _has_pixels(ds):
+        sop = ds.get("SOPClassUID")
+        name = getattr(sop, "name", None) if sop is not None else None
+        what = f"a {name.removesuffix(' Storage')}" if name and name != str(sop) else "a DICOM object"
+        tag = f" (Modality {modality})" if modality else ""
+        raise DataError(f"{path} is {what}{tag} without pixel data, not an image; {fix}")
     if modality and modality != "CT":
         raise DataError(f"{path}: Modality is {modality}, not CT; Hounsfield units exist only for CT images")
 
 
 def _pixels(ds, path) -> np.ndarray:
     """Stored pixel values, with a clear error when the transfer syntax cannot be decoded here."""
-    if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
+    if not _has_pixels(ds):
         raise DataError(f"{path}: DICOM file without pixel data (not an image); keep only CT slices in the folder")
     meta = getattr(ds, "file_meta", None)
     syntax = meta.get("TransferSyntaxUID") if meta is not None else None
@@ -258,14 +348,15 @@ def read_dicom_series(folder: str | Path) -> Volume:
     """The DICOM files of one series in `folder` -> `Volume`, slices ordered by position."""
     folder = Path(folder)
     files = _series_files(folder)
-    datasets = [_dcmread(f) for f in files]
+    datasets = [_dcmread(f, folder) for f in files]
+    for ds, f in zip(datasets, files):               # a structure set or a report next to the slices: name it
+        _check_modality(ds, f, folder)
     series = {str(ds.get("SeriesInstanceUID", "")) for ds in datasets} - {""}
     if len(series) > 1:
         raise DataError(f"{folder}: holds {len(series)} series (SeriesInstanceUID {', '.join(sorted(series)[:2])}"
                         "...); put one series per folder")
     shape = None
     for ds, f in zip(datasets, files):
-        _check_modality(ds, f)
         frames = int(ds.get("NumberOfFrames", 1) or 1)
         if frames > 1:
             raise DataError(f"{f}: a multi-frame file inside a series folder; pass the file itself instead")

@@ -3,12 +3,14 @@
 The engine scores slices with generic Keras metrics. This module groups the
 slice scores of the validation and test splits by study, aggregates them
 (option `aggregate`: mean or max), chooses the threshold on the validation
-studies for the target sensitivity (option `target_sensitivity`), applies it
+studies (`zoo_medical_ct.metrics.operating_threshold`: for the target
+sensitivity, option `target_sensitivity`, when there are at least
+`min_positives` positive validation studies, else by Youden's J), applies it
 unchanged to the test studies, and writes into the run folder:
 
-- `clinical_metrics.json`: ROC-AUC, PR-AUC, sensitivity, specificity, PPV,
-  NPV and the confusion counts per split, the threshold and how it was chosen,
-  and slice-level AUCs;
+- `clinical_metrics.json`: ROC-AUC, PR-AUC, sensitivity and specificity with
+  95% Wilson intervals, PPV, NPV and the confusion counts per split, the
+  threshold, the rule that chose it and why, and slice-level AUCs;
 - `plots/clinical_roc_pr.png`: study-level ROC and precision-recall curves
   with the operating point.
 
@@ -46,11 +48,13 @@ import numpy as np
 
 from zoo.errors import RunError, ZooError
 
-from zoo_medical_ct.metrics import aggregate, choose_threshold, clinical_metrics
+from zoo_medical_ct.metrics import MIN_POSITIVES, aggregate, clinical_metrics, operating_threshold
 
 REPORT_FILE = "clinical_metrics.json"
 PLOT_FILE = "clinical_roc_pr.png"
 CARD_MARKER = "<!-- medical-ct clinical report -->"
+
+log = logging.getLogger(__name__)
 
 
 def _split_results(labels, scores, studies: Sequence[Sequence], how: str) -> dict[str, Any] | None:
@@ -79,25 +83,35 @@ def _split_results(labels, scores, studies: Sequence[Sequence], how: str) -> dic
             "slice_labels": labels, "slice_scores": scores}
 
 
-def summarize(parts: dict[str, dict | None], aggregate_how: str, target_sensitivity: float) -> dict[str, Any]:
-    """Threshold on validation studies, then clinical metrics of every split at it."""
+def summarize(parts: dict[str, dict | None], aggregate_how: str, target_sensitivity: float,
+              min_positives: int = MIN_POSITIVES) -> dict[str, Any]:
+    """Threshold on validation studies (`operating_threshold`), then clinical metrics of every split at it.
+
+    Example: `summarize(parts, "mean", 0.9, 20)["threshold_rule"]` -> `"youden"` with 9 positive validation studies.
+    """
     val = parts.get("validation")
     if val is None:
         raise RunError("no validation studies to choose a threshold on")
-    threshold = choose_threshold(val["labels"], val["scores"], target_sensitivity)
+    choice = operating_threshold(val["labels"], val["scores"], target_sensitivity, min_positives)
+    if choice["rule"] != "target_sensitivity":
+        log.warning("study-level threshold: %s", choice["description"])
     report: dict[str, Any] = {
         "level": "study",
         "aggregate": aggregate_how,
         "target_sensitivity": target_sensitivity,
-        "threshold": threshold,
-        "threshold_chosen_on": "validation studies: the highest threshold reaching the target sensitivity",
+        "min_positives": int(min_positives),
+        "threshold": choice["threshold"],
+        "threshold_rule": choice["rule"],
+        "threshold_chosen_on": f"validation studies: {choice['description']}",
+        "threshold_choice": {k: choice[k] for k in ("positives", "negatives", "missed_allowed")},
+        "intervals": "95% Wilson score intervals (sensitivity_ci95, specificity_ci95)",
     }
     for split in ("validation", "test"):
         part = parts.get(split)
         if part is None:
             report[split] = None
             continue
-        report[split] = clinical_metrics(part["labels"], part["scores"], threshold)
+        report[split] = clinical_metrics(part["labels"], part["scores"], choice["threshold"])
         report[split]["studies"] = len(part["studies"])
         slices = clinical_metrics(part["slice_labels"], part["slice_scores"], 0.5)
         report.setdefault("slice_level", {})[split] = {
@@ -124,7 +138,7 @@ def analyze(run_dir, recipe, options, validation, test) -> dict[str, Any]:
     studies = data.get("studies") or {}
     parts = {"validation": _split_results(*validation, studies.get("validation", []), opts.aggregate),
              "test": None if test is None else _split_results(*test, studies.get("test", []), opts.aggregate)}
-    report = summarize(parts, opts.aggregate, opts.target_sensitivity)
+    report = summarize(parts, opts.aggregate, opts.target_sensitivity, opts.min_positives)
     report["positive_class"] = data.get("positive_class")
     report["data"] = meta.get("data") or "the plugin demo data"
     _write(run_dir, parts, report)
@@ -136,10 +150,17 @@ def analyze(run_dir, recipe, options, validation, test) -> dict[str, Any]:
     return {
         "decision_threshold": report["threshold"],
         "metrics": metrics,
-        "clinical": {key: report[key] for key in ("level", "aggregate", "target_sensitivity", "threshold_chosen_on")}
-        | {"file": REPORT_FILE, "plot": f"plots/{PLOT_FILE}"},
+        "clinical": {key: report[key] for key in ("level", "aggregate", "target_sensitivity", "min_positives",
+                                                  "threshold_rule", "threshold_chosen_on", "threshold_choice")}
+        | {"operating_point": _operating_point(report), "file": REPORT_FILE, "plot": f"plots/{PLOT_FILE}"},
         "model_card": card_section(report, data, meta["recipe"]["seed"]),
     }
+
+
+def _operating_point(report: dict) -> dict[str, Any]:
+    """Sensitivity and specificity of each split at the threshold, with their 95% intervals."""
+    keys = ("sensitivity", "sensitivity_ci95", "specificity", "specificity_ci95", "positives", "n")
+    return {split: {k: report[split][k] for k in keys} for split in ("validation", "test") if report.get(split)}
 
 
 def clinical_report(run: str | Path, data: str | None = None) -> dict[str, Any]:
@@ -176,7 +197,7 @@ def clinical_report(run: str | Path, data: str | None = None) -> dict[str, Any]:
         x, y, _ = cohort.arrays(split)
         scores = model.predict({"hu": x}, batch_size=recipe.batch_size, verbose=0) if len(y) else np.zeros((0,))
         parts[split] = _split_results(y, scores, metadata["studies"].get(split, []), opts.aggregate)
-    report = summarize(parts, opts.aggregate, opts.target_sensitivity)
+    report = summarize(parts, opts.aggregate, opts.target_sensitivity, opts.min_positives)
     report["positive_class"] = cohort.class_names[1]
     report["data"] = source or "the plugin demo data"
     _write(run.path, parts, report)
@@ -237,18 +258,24 @@ def _fmt(value) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
+def _with_ci(m: dict, key: str) -> str:
+    """`0.889 (0.565-0.980)`: a rate and its 95% interval."""
+    ci = m.get(f"{key}_ci95")
+    return _fmt(m[key]) if m[key] is None or ci is None else f"{m[key]:.3f} ({ci[0]:.3f}-{ci[1]:.3f})"
+
+
 def card_section(report: dict, data: dict, seed: int) -> str:
     """The model-card section: clinical metrics, what the model is and is not, data hygiene.
 
     `data` is the run's data metadata (`DataBundle.metadata`).
     """
-    rows = ["| split | studies | ROC-AUC | PR-AUC | sensitivity | specificity | PPV | NPV |",
+    rows = ["| split | studies | ROC-AUC | PR-AUC | sensitivity (95% CI) | specificity (95% CI) | PPV | NPV |",
             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for split in ("validation", "test"):
         m = report.get(split)
         if m:
             rows.append(f"| {split} | {m['studies']} ({m['positives']} positive) | {_fmt(m['roc_auc'])} | "
-                        f"{_fmt(m['pr_auc'])} | {_fmt(m['sensitivity'])} | {_fmt(m['specificity'])} | "
+                        f"{_fmt(m['pr_auc'])} | {_with_ci(m, 'sensitivity')} | {_with_ci(m, 'specificity')} | "
                         f"{_fmt(m['ppv'])} | {_fmt(m['npv'])} |")
     counts = data.get("counts", {})
     prep = data.get("preprocessing", {})
@@ -263,9 +290,10 @@ def card_section(report: dict, data: dict, seed: int) -> str:
 ## Clinical metrics (study level)
 
 Study score = {report['aggregate']} of the slice scores; positive class `{report.get('positive_class')}`.
-Operating threshold {report['threshold']:.4f}, chosen on the validation studies as the highest threshold
-reaching sensitivity {report['target_sensitivity']:g}, then applied unchanged to the test studies
-(`zoo predict` applies it to the study score of each input).
+Operating threshold {report['threshold']:.4f} (rule `{report['threshold_rule']}`), chosen on the
+{report['threshold_chosen_on']}. It is applied unchanged to the test studies, and `zoo predict` applies it
+to the study score of each input. Sensitivity and specificity come with 95% Wilson score intervals: with
+few studies they are wide.
 
 {chr(10).join(rows)}
 
@@ -307,14 +335,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Error: {exc}", file=sys.stderr)
         return 2
     print(f"run: {run}")
-    print(f"threshold {report['threshold']:.4f} (validation, target sensitivity {report['target_sensitivity']:g}), "
-          f"study score = {report['aggregate']} of slices")
+    print(f"threshold {report['threshold']:.4f} (rule {report['threshold_rule']}; study score = "
+          f"{report['aggregate']} of slices), chosen on the {report['threshold_chosen_on']}")
     for split in ("validation", "test"):
         m = report.get(split)
         if m:
-            print(f"{split}: " + ", ".join(f"{k}={_fmt(m[k])}" for k in
-                                           ("roc_auc", "pr_auc", "sensitivity", "specificity")) +
-                  f" ({m['studies']} studies)")
+            print(f"{split}: roc_auc={_fmt(m['roc_auc'])}, pr_auc={_fmt(m['pr_auc'])}, "
+                  f"sensitivity={_with_ci(m, 'sensitivity')}, specificity={_with_ci(m, 'specificity')} "
+                  f"({m['studies']} studies, {m['positives']} positive; 95% Wilson intervals)")
     print(f"written: {run / REPORT_FILE}, {run / 'plots' / PLOT_FILE}, {run / 'MODEL_CARD.md'}")
     return 0
 

@@ -13,7 +13,7 @@ import pytest
 from zoo.errors import ConfigError, DataError
 from zoo.testing import check_plugin
 from zoo_medical_ct import plugin
-from zoo_medical_ct.data import Study, check_no_leakage, split_patients
+from zoo_medical_ct.data import DEMO_PATIENTS, Study, check_no_leakage, split_patients
 from zoo_medical_ct.io import write_dicom_series
 
 from ct_testing import options_for, phantom, recipe_for, write_csv
@@ -53,7 +53,7 @@ def test_conformance(ct_cache, tmp_path):
 def test_plugin_is_written_to_contract_2_and_keeps_no_state():
     assert plugin.contract == 2 and plugin.validate() == []
     assert set(plugin.options) == {"image_size", "windows", "slices", "classes", "aggregate",
-                                   "target_sensitivity", "demo_patients", "augment"}
+                                   "target_sensitivity", "min_positives", "demo_patients", "augment"}
     assert all(spec.help for spec in plugin.options.values())
     assert vars(plugin.data) == {}                    # nothing remembered between calls
 
@@ -64,11 +64,15 @@ def test_demo_cohort_is_real_dicom_read_back_and_split_by_patient(ct_cache):
     cohort = plugin.data.cohort(None, recipe_for())
     assert_no_leakage(cohort)
     folder = ct_cache / "medical-ct-demo-v1"
-    assert len({s.patient_id for s in cohort.studies}) == 120
-    assert len(cohort.studies) > 120                      # some patients have a follow-up study
+    assert len({s.patient_id for s in cohort.studies}) == DEMO_PATIENTS == 240
+    assert len(cohort.studies) > 240                      # some patients have a follow-up study
     assert cohort.class_names == ["normal", "nodule"]
     for split in ("validation", "test"):                  # stratified: both classes in the held-out splits
         assert {s.label for s in cohort.split(split)} == {0, 1}
+    # enough positive validation studies for the threshold to aim at the target sensitivity (not a fallback)
+    from zoo_medical_ct.metrics import MIN_POSITIVES
+
+    assert sum(s.label for s in cohort.split("validation")) >= MIN_POSITIVES == plugin.options["min_positives"].default
     ds = pydicom.dcmread(next((folder / cohort.studies[0].study_id).iterdir()))
     assert ds.Modality == "CT" and ds.PatientID == cohort.studies[0].patient_id
     slopes = set()

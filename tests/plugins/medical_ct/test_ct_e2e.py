@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from zoo_medical_ct.data import DEMO_PATIENTS
+from zoo_medical_ct.demo import held_out_studies
+
 from ct_testing import recipe_for
 
 ZOO = Path(sys.executable).with_name("zoo")
@@ -28,7 +31,7 @@ def test_a_run_gets_study_level_metrics_and_the_report_recomputes_them(ct_cache,
     from zoo_medical_ct.report import clinical_report
 
     recipe = recipe_for({"epochs": 1, "strategy": "linear-probe", "weights": "none", "val_fraction": 0.25,
-                         "test_fraction": 0.25}, demo_patients=12, image_size=32)
+                         "test_fraction": 0.25}, demo_patients=12, image_size=32, min_positives=1)
     result = finetune(plugin, recipe, runs_dir=tmp_path, verbose=0)
     meta = json.loads((result.path / "zoo.json").read_text())
     assert meta["custom_objects_module"] == "zoo_medical_ct.layers"
@@ -39,9 +42,20 @@ def test_a_run_gets_study_level_metrics_and_the_report_recomputes_them(ct_cache,
     assert meta["decision_threshold"] == pytest.approx(saved["threshold"])
     assert saved["validation"]["studies"] >= 2 and saved["test"]["studies"] >= 2
     assert saved["validation"]["sensitivity"] >= 0.9                 # the target, on the studies it was chosen on
+    # min_positives=1 (below) lets the target rule run on 3 validation patients; the run records the rule
+    assert saved["threshold_rule"] == "target_sensitivity" and saved["threshold_choice"]["missed_allowed"] == 0
+    assert "(at most 0 missed)" in saved["threshold_chosen_on"]
+    clinical = meta["analysis"]["clinical"]
+    assert clinical["threshold_rule"] == "target_sensitivity" and clinical["min_positives"] == 1
+    assert clinical["threshold_chosen_on"] == saved["threshold_chosen_on"]
+    point = clinical["operating_point"]["validation"]
+    assert point["sensitivity"] == saved["validation"]["sensitivity"]
+    low, high = point["sensitivity_ci95"]
+    assert 0 <= low <= point["sensitivity"] <= high <= 1 and high - low > 0.3      # 95% Wilson, few studies: wide
     assert "study_roc_auc" in meta["metrics"]["validation"]
     assert meta["deployment"]["aggregate"] == "mean"
     assert "Data hygiene" in meta["analysis"]["model_card"]
+    assert "rule `target_sensitivity`" in (result.path / "MODEL_CARD.md").read_text()
     assert (result.path / "plots" / "clinical_roc_pr.png").stat().st_size > 1000
     assert "clinical_roc_pr.png" in (result.path / "MODEL_CARD.md").read_text()
     # recomputed from the saved model: the same numbers, and the clinical section in the model card
@@ -65,10 +79,17 @@ def test_demo_finetune_export_predict_through_the_cli(ct_cache, tmp_path):
     validation = meta["metrics"]["validation"]
     assert validation["auc"] > 0.75 and validation["study_roc_auc"] > 0.8, out
     splits = meta["data_metadata"]["patients"]
-    assert sum(len(p) for p in splits.values()) == len(set().union(*map(set, splits.values()))) == 120
+    assert sum(len(p) for p in splits.values()) == len(set().union(*map(set, splits.values()))) == DEMO_PATIENTS
     clinical = json.loads((run / "clinical_metrics.json").read_text())
     assert clinical["threshold"] == pytest.approx(meta["decision_threshold"])
     assert clinical["validation"]["sensitivity"] >= 0.9
+    # enough positive validation studies to aim at the target: the threshold is not the lowest positive score
+    assert clinical["threshold_rule"] == "target_sensitivity", clinical["threshold_chosen_on"]
+    assert clinical["threshold_choice"]["positives"] >= 20 and clinical["threshold_choice"]["missed_allowed"] >= 2
+    # with 120 patients (9 positive validation studies) test specificity was 0.18-0.27
+    test = clinical["test"]
+    assert test["specificity"] >= 0.6, test
+    assert test["specificity_ci95"][0] <= test["specificity"] <= test["specificity_ci95"][1]
 
     report = _run([sys.executable, "-m", "zoo_medical_ct.report", str(run)], cwd=tmp_path).stdout
     assert "validation: roc_auc=" in report and "Data hygiene" in (run / "MODEL_CARD.md").read_text()
@@ -84,3 +105,11 @@ def test_demo_finetune_export_predict_through_the_cli(ct_cache, tmp_path):
     assert [row["input"] for row in rows] == [str(series), str(one_file)]    # one row per study / file
     assert all(0.0 <= row["score"] <= 1.0 and row["threshold"] == pytest.approx(meta["decision_threshold"])
                for row in rows)
+
+    # the story `make demo` tells: the held-out nodule study flagged, the held-out normal study cleared
+    pair = _run([sys.executable, "-m", "zoo_medical_ct.demo", str(run)], cwd=tmp_path).stdout.split()
+    labels = dict(held_out_studies(run))
+    assert len(pair) == 2 and [labels[p] for p in pair] == ["nodule", "normal"]
+    rows = json.loads(_run([str(ZOO), "predict", "--json", str(run / "exports" / "model.tflite"), *pair],
+                           cwd=tmp_path).stdout)
+    assert [(row["input"], row["label"]) for row in rows] == [(pair[0], "nodule"), (pair[1], "normal")], rows

@@ -147,6 +147,101 @@ def test_a_non_dicom_file_inside_a_series_folder_is_named(tmp_path):
         io.read_volume(tmp_path / "s")
 
 
+def _without_preamble(path, layout, implicit_vr=True):
+    """Rewrite a DICOM file as older tools write it: `marker` keeps "DICM" and the file meta at byte 0,
+    `bare` is the data set alone (no preamble, no marker, no file meta)."""
+    if layout == "marker":
+        path.write_bytes(path.read_bytes()[128:])
+        return path
+    ds = pydicom.dcmread(path)
+    del ds.file_meta
+    ds.preamble = None
+    pydicom.dcmwrite(path, ds, implicit_vr=implicit_vr, little_endian=True)
+    assert path.read_bytes()[:2] == b"\x08\x00"           # group 0008 first: no preamble, no meta
+    return path
+
+
+@pytest.mark.parametrize("layout, implicit_vr", [("marker", True), ("bare", True), ("bare", False)])
+def test_a_dicom_file_without_the_preamble_is_read(tmp_path, layout, implicit_vr):
+    volume = np.stack([np.full((4, 4), float(v)) for v in (-900, 40, 700)])
+    files = io.write_dicom_series(tmp_path / "s", volume, patient_id="X", slope=0.5, intercept=-1024.0,
+                                  bits_stored=16, file_names=["c.dcm", "a.dcm", "b.dcm"])
+    with pytest.raises(pydicom.errors.InvalidDicomError):
+        pydicom.dcmread(_without_preamble(files[1], layout, implicit_vr))     # what pydicom alone says
+    one = io.read_volume(files[1])
+    np.testing.assert_array_equal(one.hu, volume[1:2])
+    assert one.series_uid == pydicom.dcmread(files[0]).SeriesInstanceUID
+    for f in files:                                       # a whole series written that way
+        if f != files[1]:
+            _without_preamble(f, layout, implicit_vr)
+    np.testing.assert_array_equal(io.read_volume(tmp_path / "s").hu, volume)
+
+
+def _rtstruct(path, series_uid="1.2.3.99"):
+    """An RT Structure Set: contours of a region of interest, no pixels (written by hand, as a TPS would)."""
+    from pydicom.sequence import Sequence
+    from pydicom.uid import RTStructureSetStorage
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = RTStructureSetStorage
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID = RTStructureSetStorage
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.Modality = "RTSTRUCT"
+    ds.PatientID = "X"
+    ds.SeriesInstanceUID = series_uid
+    ds.StructureSetLabel = "lungs"
+    roi = Dataset()
+    roi.ROINumber = 1
+    roi.ROIName = "nodule"
+    ds.StructureSetROISequence = Sequence([roi])
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+@pytest.mark.parametrize("preamble", [True, False])
+def test_an_rt_structure_set_in_a_series_folder_is_named_for_what_it_is(tmp_path, preamble):
+    io.write_dicom_series(tmp_path / "s", phantom(2), patient_id="X")
+    rt = _rtstruct(tmp_path / "s" / "RS.lungs.dcm")
+    if not preamble:
+        _without_preamble(rt, "bare")
+    with pytest.raises(DataError) as info:
+        io.read_volume(tmp_path / "s")
+    message = str(info.value)
+    assert message.startswith(f"{rt} is an RT Structure Set (Modality RTSTRUCT), which holds contours")
+    assert "not image pixels; remove it from the series folder" in message
+    assert "not a DICOM file" not in message and "holds 2 series" not in message
+    rt.unlink()
+    assert io.read_volume(tmp_path / "s").hu.shape == (2, 16, 16)          # the rest is a good series
+
+
+def test_an_rt_structure_set_alone_is_refused_saying_what_to_pass(tmp_path):
+    with pytest.raises(DataError, match=r"rs\.dcm is an RT Structure Set \(Modality RTSTRUCT\).*; pass a CT image"):
+        io.read_volume(_rtstruct(tmp_path / "rs.dcm"))
+
+
+def test_an_image_less_object_of_another_kind_names_its_sop_class(tmp_path):
+    from pydicom.uid import BasicTextSRStorage
+
+    path = _rtstruct(tmp_path / "report.dcm")
+    ds = pydicom.dcmread(path)
+    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = BasicTextSRStorage
+    del ds.Modality
+    ds.save_as(path, enforce_file_format=True)
+    with pytest.raises(DataError, match=r"report\.dcm is a Basic Text SR without pixel data, not an image"):
+        io.read_volume(path)
+
+
+def test_bytes_that_only_look_like_a_bare_data_set_stay_not_dicom(tmp_path):
+    # group 0008 first, as a bare data set starts, but no SOPClassUID or Modality after it
+    (tmp_path / "odd.bin").write_bytes(b"\x08\x00\x05\x00\x0a\x00\x00\x00ISO_IR 100" + b"junk" * 10)
+    with pytest.raises(DataError, match=r"odd\.bin: not a DICOM file .*no DICOM data set at its start"):
+        io.read_volume(tmp_path / "odd.bin")
+
+
 # --------------------------------------------------------------------------- series
 
 def test_slices_are_ordered_by_position_not_by_file_name(tmp_path):
