@@ -4,11 +4,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.install-stamp
-DISTS := . export $(wildcard plugins/*)
+# the core with its MLflow extra (the tracking tests read a local MLflow store back)
+DISTS := '.[mlflow]' export $(wildcard plugins/*)
 PYPROJECTS := pyproject.toml export/pyproject.toml $(wildcard plugins/*/pyproject.toml)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: install demo test test-fast bench lint lint-imports clean
+.PHONY: install demo test test-fast bench lint lint-imports browser clean
 
 install: $(STAMP)
 
@@ -38,15 +39,20 @@ demo: install
 # shared fixtures are built once: 13.5 min instead of 20.5 on 2 cores, since tracing and
 # start-up leave a single process short of both cores.
 JOBS ?= 2
-test: install lint-imports
+test: install lint-imports browser
 	$(PY) -m pytest -q -n $(JOBS) --dist loadfile
+
+# Headless Chromium renders each run's report.html in the tests (Debian's package; root or sudo).
+browser:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium) \
+		|| (sudo apt-get update -qq && sudo apt-get install -y -qq chromium)
 
 # The design's boundaries (.importlinter): plugins use only the public API, zoo_export never
 # imports the core, the core never imports a plugin.
 lint-imports: install
 	$(VENV)/bin/lint-imports --no-cache
 
-test-fast: install lint-imports
+test-fast: install lint-imports browser
 	$(PY) -m pytest -q -n $(JOBS) --dist loadfile -m "not slow"
 
 bench: install

@@ -62,7 +62,7 @@ OPTION_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 
 __all__ = [
     "CONTRACT_VERSION", "TASK_KINDS", "BackboneSpec", "DataAdapter", "DataBundle", "Option", "Options", "Plugin",
-    "Recipe", "Rows", "Task", "TaskSpec", "TensorSpec", "ZooDeprecationWarning",
+    "Recipe", "ReportSection", "Rows", "Task", "TaskSpec", "TensorSpec", "ZooDeprecationWarning",
 ]
 
 
@@ -434,6 +434,29 @@ class DataAdapter:
     list_inputs: Callable[..., list[str]] | None = None
 
 
+# --------------------------------------------------------------------------- the run report
+
+@dataclass
+class ReportSection:
+    """A section a plugin adds to a run's `report.html` (returned by `Plugin.report_sections`).
+
+    - `title`: the section heading.
+    - `text`: Markdown (headings, lists, tables, `code`, **bold**) shown as the section body.
+    - `html`: an HTML fragment shown after `text`, as given (no scripts, no network links:
+      the page must open offline).
+    - `images`: figures shown after the text, each a PNG/JPEG file path, PNG/JPEG bytes, or a
+      `(caption, path_or_bytes)` pair; they are embedded in the page.
+
+    Example: `ReportSection("Study-level results", "| study | score |\n| --- | --- |\n| a | 0.91 |",
+    images=[("per-study ROC", run_dir / "plots" / "study_roc.png")])`.
+    """
+
+    title: str
+    text: str = ""
+    html: str | None = None
+    images: list = field(default_factory=list)
+
+
 # --------------------------------------------------------------------------- the plugin
 
 @dataclass
@@ -464,6 +487,11 @@ class Plugin:
       sidecars), `metrics` (`{"validation": {...}, "test": {...}}`, merged into the run's
       metrics and model card), `deployment` (merged into export sidecars), `model_card`
       (a Markdown section); other keys are saved under `analysis` in `zoo.json`.
+    - `report_sections(run_dir, meta) -> [ReportSection, ...]`: optional; sections of the
+      plugin's own in the run's `report.html` (study-level figures, a cost curve), called each
+      time the report is written (end of `zoo finetune`, `zoo evaluate`, `zoo export`) with the
+      run folder and its `zoo.json` as a dict. It must not need TensorFlow: read what
+      `analyze` saved in the run folder.
     - `contract`: the contract version the plugin is written to (2 is current; None: detected).
     """
 
@@ -482,6 +510,7 @@ class Plugin:
     options: dict[str, Option] = field(default_factory=dict)
     resolve_backbone: Callable[[str], BackboneSpec | None] | None = None
     contract: int | None = None
+    report_sections: Callable[..., list] | None = None
 
     def __post_init__(self):
         if self.resolve_backbone is None:
@@ -576,6 +605,8 @@ class Plugin:
                 problems.append(f"option name {key!r} must be lowercase words joined by underscores")
         if self.resolve_backbone is not None and not callable(self.resolve_backbone):
             problems.append("resolve_backbone must be callable")
+        if self.report_sections is not None and not callable(self.report_sections):
+            problems.append("report_sections must be callable: report_sections(run_dir, meta) -> [ReportSection]")
         if not problems:
             from zoo import contract
 

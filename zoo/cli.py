@@ -250,11 +250,18 @@ def recipe_options(func):
 @click.option("--option", "-o", "options", multiple=True, help="Plugin option KEY=VALUE (repeatable).")
 @click.option("--runs-dir", default="runs", show_default=True, type=click.Path())
 @click.option("--resume", type=click.Path(), help="Continue an interrupted run (its folder).")
+@click.option("--track", type=click.Choice(["mlflow"]),
+              help="Log the run to MLflow (MLFLOW_TRACKING_URI, default ./mlruns); pip install 'keras-zoo[mlflow]'.")
 @recipe_options
 @needs_tensorflow
-def finetune(plugin_name, data, config, options, runs_dir, resume, **values):
-    """Fine-tune a plugin's pretrained backbone; write a run folder under runs/."""
+def finetune(plugin_name, data, config, options, runs_dir, resume, track, **values):
+    """Fine-tune a plugin's pretrained backbone; write a run folder under runs/ (with report.html)."""
     from zoo.training import rundir
+
+    if track:
+        from zoo import tracking
+
+        tracking.require(track)  # before training, not after
 
     overrides = {k: v for k, v in values.items() if v is not None}
     if options:
@@ -289,8 +296,12 @@ def finetune(plugin_name, data, config, options, runs_dir, resume, **values):
     click.echo("validation: " + _fmt(result.metrics))
     if result.test_metrics:
         click.echo("test: " + _fmt(result.test_metrics))
+    click.echo(f"report: {result.path / 'report.html'}")
     for note in result.warnings:
         click.echo(f"warning: {note}", err=True)
+    if track:
+        run_id = tracking.log_finetune(result.path)
+        click.echo(f"mlflow run: {run_id} ({tracking.tracking_uri()})")
 
 
 @cli.command()
@@ -467,6 +478,11 @@ def _predict_line(row: dict) -> str:
         return f"{row['input']}: {row['value']}"
     # a task kind of a plugin's own: its decoded fields
     return f"{row['input']}: " + json.dumps({k: v for k, v in row.items() if k != "input"})
+
+
+from zoo.runs_cli import runs as _runs  # noqa: E402 - the `zoo runs` group
+
+cli.add_command(_runs, "runs")
 
 
 def main() -> None:

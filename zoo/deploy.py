@@ -69,10 +69,16 @@ def export_run(run: str | Path, fmt: str, *, quantize: str = "none", out: str | 
     sidecar["deployment"] = meta.get("deployment") or {}
     task = plugin.task
     threshold = meta.get("decision_threshold")
-    return export_model(model, exporter, out, samples=verify_inputs, calibration=calibration, options=options,
-                        input_signature=signature, task_kind=task.kind, sidecar=sidecar,
-                        verify=verify, force=force,
-                        agreement=lambda reference, produced: task.agreement(reference, produced, threshold))
+    report = export_model(model, exporter, out, samples=verify_inputs, calibration=calibration, options=options,
+                          input_signature=signature, task_kind=task.kind, sidecar=sidecar,
+                          verify=verify, force=force,
+                          agreement=lambda reference, produced: task.agreement(reference, produced, threshold))
+    from zoo import report_html, tracking
+
+    report_html.refresh_report(run)
+    if (meta.get("tracking") or {}).get("mlflow"):
+        tracking.log_export(run, meta, report.path, report.sidecar_path)
+    return report
 
 
 def _open(target: Path):

@@ -23,4 +23,7 @@ def evaluate_run(run: str | Path, data: str | None = None) -> tuple[dict[str, fl
     check_labels(labels_of(dataset), plugin.task, meta["class_names"], split)
     metrics, _, _ = evaluate_model(model, plugin.task, recipe, dataset)
     rundir.write_json(run / "evaluation.json", {"data": source, "split": split, "metrics": metrics})
+    from zoo.report_html import refresh_report
+
+    refresh_report(run)
     return metrics, split

@@ -479,7 +479,7 @@ def score_metrics(task, labels: np.ndarray, scores: np.ndarray) -> dict[str, flo
 def _finish(plugin, recipe, bundle, parts, run, meta, stopped_by, epochs_run, cached, timings, lap) -> RunResult:
     import keras
 
-    from zoo import reports
+    from zoo import report_html, reports
 
     model = parts.model
     if cached is not None:  # the cached probe has the validation features: only the head needs to run
@@ -501,6 +501,8 @@ def _finish(plugin, recipe, bundle, parts, run, meta, stopped_by, epochs_run, ca
     os.replace(tmp, run / "model.keras")
     rows = _read_history(run)
     reports.write_plots(run, rows, plugin.task, bundle.class_names, y_val, s_val)
+    report_html.save_scores(run, {"validation": (y_val, s_val),
+                                  "test": (y_test, s_test) if y_test is not None else None})
     analysis = {}
     if plugin.analyze is not None:
         from zoo import contract
@@ -531,6 +533,7 @@ def _finish(plugin, recipe, bundle, parts, run, meta, stopped_by, epochs_run, ca
     meta["timings_s"] = timings
     meta["status"] = "complete"
     rundir.write_json(run / rundir.RUN_FILE, meta)
+    report_html.refresh_report(run)  # report.html: after zoo.json, so the page shows the complete run
     import shutil
 
     shutil.rmtree(run / "checkpoints" / "backup", ignore_errors=True)  # only once the run is complete

@@ -1,0 +1,155 @@
+"""report.html of a real run: sections, embedded images, a plugin's own sections, headless Chromium."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from zoo.api import Plugin, ReportSection, TaskSpec
+from zoo.testing import registered
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _binary_plugin(report_sections=None):
+    """The toy CNN on a two-class version of its colour images, with a decision threshold and a section."""
+    import zoo_toy
+
+    class TwoColours(zoo_toy.ToyData):
+        def demo(self, recipe, options):
+            x, y = zoo_toy.make_arrays(options["samples"], recipe.seed)
+            keep = y < 2
+            return zoo_toy.to_bundle(x[keep], y[keep], recipe, ["red", "green"])
+
+    def analyze(run_dir, recipe, options, validation, test):
+        from zoo.reports import figure_png, _pyplot
+
+        labels, scores = validation
+        plt = _pyplot()
+        fig, ax = plt.subplots(figsize=(3, 2))
+        ax.hist(np.asarray(scores).reshape(-1), bins=10)
+        (Path(run_dir) / "plots" / "score_histogram.png").write_bytes(figure_png(fig))
+        return {"decision_threshold": 0.4, "model_card": "## Colour notes\nRed against green only."}
+
+    def sections(run_dir, meta):
+        return [ReportSection("Colour study", "Scores of **red** and **green**.\n\n| colour | n |\n| --- | --- |\n"
+                              "| red | 1 |", html="<p id='colour-extra'>extra</p>",
+                              images=[("score histogram", run_dir / "plots" / "score_histogram.png")])]
+
+    return Plugin(name="toy-binary", domain="testing", summary="two colours", backbones={"toy_cnn": zoo_toy.BACKBONE},
+                  default_backbone="toy_cnn", task=TaskSpec(kind="binary"), data=TwoColours(),
+                  options=dict(zoo_toy.OPTIONS), recipe={"epochs": 2, "batch_size": 32, "learning_rate": 0.01,
+                                                         "warmup_epochs": 0, "patience": 0},
+                  analyze=analyze, report_sections=report_sections or sections, contract=2)
+
+
+@pytest.fixture(scope="module")
+def binary_run(tmp_path_factory):
+    """A finished binary run, exported to TFLite (the report is refreshed by the export)."""
+    from zoo.deploy import export_run
+    from zoo.training.finetune import finetune
+
+    plugin = _binary_plugin()
+    runs = tmp_path_factory.mktemp("report_runs")
+    with registered(plugin):
+        recipe = plugin.resolve_recipe(overrides={"options": {"samples": 150}})
+        result = finetune(plugin, recipe, runs_dir=runs, verbose=0)
+        export_run(result.path, "tflite", samples=16)
+    return result.path
+
+
+def _images(page: str) -> list[str]:
+    return re.findall(r"<img\b[^>]*\bsrc=\"([^\"]*)\"", page)
+
+
+def _decode_all(page: str) -> int:
+    from PIL import Image
+
+    sources = _images(page)
+    for src in sources:
+        assert src.startswith(("data:image/png;base64,", "data:image/jpeg;base64,")), src[:60]
+        image = Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1], validate=True)))
+        image.load()
+        assert image.size[0] > 10 and image.size[1] > 10
+    return len(sources)
+
+
+SECTIONS = ("summary", "metrics", "learning-curves", "confusion-matrix", "roc-pr", "reliability", "worst-samples",
+            "exports", "model-card")
+
+
+def test_the_report_holds_every_section_and_only_embedded_images(binary_run):
+    page = (binary_run / "report.html").read_text()
+    for sid in SECTIONS:
+        assert f'<section id="{sid}">' in page, sid
+    assert "Colour study" in page and "<strong>red</strong>" in page and "colour-extra" in page
+    assert "score_histogram.png" in page  # a plot of the plugin's own, from plots/
+    roc = page.split('<section id="roc-pr">', 1)[1].split("</section>", 1)[0]
+    assert '<td class="num">0.4000</td>' in roc  # the plugin's decision threshold, the point marked on ROC / PR
+    assert "Colour notes" in page  # the model card with the analyze section
+    exports = page.split('<section id="exports">', 1)[1].split("</section>", 1)[0]
+    assert "model.tflite" in exports and "tflite" in exports and ">passed<" in exports
+    assert _decode_all(page) >= 7  # curves, confusion, per-class, ROC/PR, reliability, histogram x2
+    # self-contained: no script, no stylesheet or image fetched from anywhere
+    assert "<script" not in page.lower()
+    assert not re.search(r"(src|href)=\"(https?:|//|file:)", page)
+
+
+def test_scores_are_kept_for_the_report(binary_run):
+    from zoo.report_html import load_scores
+
+    labels, scores = load_scores(binary_run, "validation")
+    assert len(labels) == len(scores) > 0 and set(np.unique(labels)) <= {0, 1}
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (`make test` installs it)")
+def test_the_report_renders_in_headless_chromium(binary_run, tmp_path):
+    url = (binary_run / "report.html").resolve().as_uri()
+    common = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+              "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0"]
+    dom = subprocess.run([*common, "--dump-dom", url], capture_output=True, text=True, timeout=120)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    for sid in SECTIONS:
+        assert f'id="{sid}"' in dom.stdout, sid
+    assert "Colour study" in dom.stdout
+    assert _decode_all(dom.stdout) >= 7
+    assert "CONSOLE" not in dom.stderr, dom.stderr[-2000:]  # no console errors or messages
+    shot = tmp_path / "report.png"
+    out = subprocess.run([*common, f"--screenshot={shot}", "--window-size=1280,3000", url], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0 and shot.is_file(), out.stderr[-2000:]
+    from PIL import Image
+
+    with Image.open(shot) as image:
+        assert image.size == (1280, 3000)
+        assert len(set(image.convert("L").resize((64, 192)).getdata())) > 8  # drawn, not a blank page
+
+
+def test_a_failing_plugin_section_leaves_the_rest_of_the_page(binary_run, tmp_path, caplog):
+    from zoo.report_html import write_report
+
+    def broken(run_dir, meta):
+        raise KeyError("studies.json")
+
+    run = tmp_path / "run"
+    shutil.copytree(binary_run, run)
+    with registered(_binary_plugin(report_sections=broken)):
+        page = write_report(run).read_text()
+    assert 'id="plugin-error"' in page and "KeyError" in page
+    assert '<section id="roc-pr">' in page
+    assert any("report_sections failed" in r.message for r in caplog.records)
+
+
+def test_markdown_subset():
+    from zoo.report_html import markdown_html
+
+    out = markdown_html("# Card\n- `a` and **b**\n\n| k | v |\n| --- | --- |\n| x | <1> |\n![p](plots/p.png)")
+    assert "<h2>Card</h2>" in out and "<li><code>a</code> and <strong>b</strong></li>" in out
+    assert "<td>&lt;1&gt;</td>" in out and "plots/p.png" not in out
