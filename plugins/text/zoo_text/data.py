@@ -178,9 +178,12 @@ class TextData(DataAdapter):
         return texts, pairs, labels, lines
 
     @staticmethod
-    def _text(path, record: io.Record, column: str, option: str = "text_column") -> str:
+    def _text(path, record: io.Record, column: str, option: str = "text_column", predicting: bool = False) -> str:
         if column not in record.fields:
-            raise DataError(f"{path} line {record.line}: no field {column!r}; pass -o {option}=NAME")
+            # `zoo predict` has no -o: the run fixed the column, so the file must name it
+            fix = (f"the model was trained on column {column!r}: name that column in the file" if predicting
+                   else f"pass -o {option}=NAME")
+            raise DataError(f"{path} line {record.line}: no field {column!r}; {fix}")
         value = record.fields[column]
         if not isinstance(value, str):
             raise DataError(f"{path} line {record.line}: {column} must be text, got {value!r}")
@@ -337,9 +340,9 @@ class TextData(DataAdapter):
             path = Path(p)
             if path.suffix.lower() in io.TABLE_SUFFIXES:
                 for record in io.read_table(path):
-                    texts.append(self._text(path, record, text_col))
+                    texts.append(self._text(path, record, text_col, predicting=True))
                     if pairs is not None:
-                        pairs.append(self._text(path, record, pair_col, "text_pair_column"))
+                        pairs.append(self._text(path, record, pair_col, "text_pair_column", predicting=True))
                     sources.append(f"{path}:{record.line}")
             else:
                 for line, text in io.read_lines(path):

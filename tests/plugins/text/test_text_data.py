@@ -292,6 +292,11 @@ def test_read_inputs_reads_the_runs_columns_and_pairs(tmp_path):
     # with no deployment (a run that saved none) the options name the columns
     rows, _ = _read(text_plugin, [tmp_path / "new.csv"], bundle, deployment={}, options=pairs)
     assert rows.inputs["segment_ids"].max() == 1
+    # `zoo predict` has no -o: a missing column is named with the run's column, not an option to pass
+    write_csv(tmp_path / "other.csv", [("A cat sleeps", "A cat is asleep")], header=("text", "second"))
+    with pytest.raises(DataError) as caught:
+        _read(text_plugin, [tmp_path / "other.csv"], bundle)
+    assert "no field 'first'" in str(caught.value) and "-o " not in str(caught.value)
 
 
 def test_rows_carry_everything_grouping_needs(tmp_path):
