@@ -48,7 +48,7 @@ DEMO_PATIENTS = 240
 #: the plugin options (`-o KEY=VALUE`), declared as `Plugin.options`
 OPTIONS: dict[str, Option] = {
     "image_size": Option(96, "slice side in pixels the model takes (slices are padded square and resized)",
-                         min=32),
+                         min=32, max=1024),
     "windows": Option(list(DEFAULT_WINDOWS), "CT windows computed in the model: lung, mediastinum, bone, brain "
                       "or {width: W, level: L}; windows x slices must be 3", type=list),
     "slices": Option(1, "adjacent slices stacked as channels (odd: 1, 3, 5...; 2.5D when > 1)", min=1),

@@ -143,6 +143,7 @@ def test_two_and_a_half_d_stacks_neighbours(cohort_csv):
 
 @pytest.mark.parametrize("options, message", [
     ({"image_size": 16}, "option image_size must be >= 32"),
+    ({"image_size": 100000}, "option image_size must be <= 1024"),
     ({"image_size": "big"}, "option image_size must be an integer"),
     ({"aggregate": "median"}, "option aggregate must be one of mean, max"),
     ({"target_sensitivity": 1.5}, "option target_sensitivity must be <= 1"),
