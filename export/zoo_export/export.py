@@ -281,7 +281,7 @@ def export_model(
         logger.info("%s exists and will be replaced (--force)", out_path)
     try:
         out_path.parent.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError, PermissionError) as exc:
+    except OSError as exc:  # a file in the way, no permission, a read-only file system
         raise ExportError(f"cannot write to {out_path.parent} ({exc.strerror or type(exc).__name__}); pass --out "
                           "in a folder you can write to") from None
     if not os.access(out_path.parent, os.W_OK | os.X_OK):

@@ -233,6 +233,14 @@ def test_unwritable_runs_dir_and_out_are_one_line(toy_target, finished, tmp_path
         locked.chmod(0o700)
 
 
+def test_runs_dir_and_out_where_nothing_can_be_written_are_one_line(toy_target, finished):
+    """/proc refuses new folders even to root, so this runs wherever the tests run."""
+    one_line_error(zoo("finetune", "-p", "toy", "--runs-dir", "/proc/zoo-runs", path=toy_target),
+                   "--runs-dir /proc/zoo-runs cannot be created")
+    one_line_error(zoo("export", str(finished[0]), "--format", "onnx", "--out", "/proc/zoo-exports/m.onnx",
+                       path=toy_target), "cannot write to /proc/zoo-exports")
+
+
 def test_atol_nan_is_refused(toy_target, finished):
     one_line_error(zoo("export", str(finished[0]), "--format", "onnx", "--atol", "nan", "--force",
                        path=toy_target), "--atol must be a finite number")

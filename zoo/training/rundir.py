@@ -87,6 +87,9 @@ def new_run_dir(runs_dir: str | Path, plugin_name: str) -> Path:
     except PermissionError:
         raise RunError(f"--runs-dir {runs_dir} cannot be created here (permission denied); pass a folder you can "
                        "write to") from None
+    except OSError as exc:  # a read-only file system, /proc...
+        raise RunError(f"--runs-dir {runs_dir} cannot be created ({exc.strerror}); pass a folder you can "
+                       "write to") from None
     if not os.access(runs_dir, os.W_OK | os.X_OK):
         raise RunError(f"--runs-dir {runs_dir} is not writable; pass a folder you can write to")
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
