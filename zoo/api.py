@@ -296,6 +296,10 @@ class BackboneSpec:
       registered serialisable Keras layer (no `Lambda`).
     - `weights`: named sources -> a one-line description (`imagenet`, a
       keras-hub preset handle, `none`).
+    - `source_head(weights) -> (kernel, bias) | None` (optional): the classifier the
+      weights were pretrained with, over the pooled features (ImageNet's 1000 classes:
+      kernel `(features, classes)`, bias `(classes,)`), or None for a source without one.
+      `zoo select` scores with it (LEEP); nothing else uses it.
 
     Example: `BackboneSpec(name="mobilenet_v2", build=..., blocks=...,
     weights={"imagenet": "ImageNet-1k, shipped"}, default_weights="imagenet")`.
@@ -309,6 +313,7 @@ class BackboneSpec:
     default_weights: str = "none"
     summary: str = ""
     parameters: str = ""
+    source_head: Callable[[Any], Any] | None = None
 
 
 @dataclass

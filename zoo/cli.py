@@ -201,7 +201,7 @@ def _parse_options(pairs: tuple[str, ...]) -> dict:
 
 
 RECIPE_OPTIONS = [
-    click.option("--backbone", help="Backbone name (see `zoo plugins info P`)."),
+    click.option("--backbone", help="Backbone name (see `zoo plugins info P`); finetune: auto runs `zoo select` first."),
     click.option("--weights", help="Weights source: a name the backbone lists, a local file, or none."),
     click.option("--strategy", type=click.Choice(STRATEGIES), help="What trains (default: the plugin's)."),
     click.option("--trainable-blocks", type=int, help="partial: how many top blocks train."),
@@ -286,11 +286,15 @@ def finetune(plugin_name, data, config, options, runs_dir, resume, track, **valu
             names = ", ".join(e.name for e in registry.list_plugins() if e.status == "ok") or "none"
             raise ConfigError(f"--plugin is required; installed plugins: {names}")
         plugin = registry.get_plugin(plugin_name)
+        record = None
+        if overrides.get("backbone") == "auto":
+            overrides, record = _auto_backbone(plugin, config, overrides, data, runs_dir)
         recipe = plugin.resolve_recipe(config, overrides)
     from zoo.training.finetune import finetune as run_finetune
 
     verbose = 1 if sys.stdout.isatty() else 2
-    result = run_finetune(plugin, recipe, data=data, runs_dir=runs_dir, resume=resume, verbose=verbose)
+    result = run_finetune(plugin, recipe, data=data, runs_dir=runs_dir, resume=resume, verbose=verbose,
+                          record=None if resume else record)
     click.echo(f"run: {result.path}")
     click.echo(f"epochs: {result.epochs_run} ({result.stopped_by})")
     click.echo("validation: " + _fmt(result.metrics))
@@ -302,6 +306,82 @@ def finetune(plugin_name, data, config, options, runs_dir, resume, track, **valu
     if track:
         run_id = tracking.log_finetune(result.path)
         click.echo(f"mlflow run: {run_id} ({tracking.tracking_uri()})")
+
+
+def _auto_backbone(plugin, config, overrides: dict, data, runs_dir) -> tuple[dict, dict]:
+    """`--backbone auto`: the selection's recipe under what the user set explicitly."""
+    from zoo.selection import select
+
+    chosen = dict(overrides)
+    chosen.pop("backbone")
+    selection = select(plugin, plugin.resolve_recipe(config, chosen), data, runs_dir=runs_dir)
+    for line in _selection_lines(selection):
+        click.echo(line)
+    for key, value in selection.recipe.items():
+        chosen.setdefault(key, value)
+    summary = selection.to_json()
+    summary["candidates"] = summary["candidates"][:10]
+    return chosen, {"selection": summary}
+
+
+def _selection_lines(selection) -> list[str]:
+    from zoo.selection import table
+
+    best = selection.best
+    return [*table(selection), f"best: {best.name} (LogME {best.logme:.4f} on {selection.samples} training samples, "
+            f"{selection.seconds:.1f} s)", "recipe: " + ", ".join(f"{k}={v}" for k, v in selection.recipe.items())]
+
+
+@cli.command()
+@click.option("--plugin", "-p", "plugin_name", required=True, help="Plugin whose backbones to rank.")
+@click.option("--data", "-d", help="Labelled data (default: the plugin's demo data).")
+@click.option("--config", "-c", "config", type=click.Path(), help="Recipe YAML (options, seed, pooling).")
+@click.option("--option", "-o", "options", multiple=True, help="Plugin option KEY=VALUE (repeatable).")
+@click.option("--backbone", "backbones", multiple=True, help="Only these backbones (repeatable; default: all).")
+@click.option("--weights", "extra_weights", multiple=True,
+              help="Another weights source to score (a file or pretraining run; repeatable).")
+@click.option("--samples", default=500, show_default=True, type=click.IntRange(min=4),
+              help="Training samples to score on.")
+@click.option("--depths", default=3, show_default=True, type=click.IntRange(min=1),
+              help="Depths per backbone: features after each of the last N blocks.")
+@click.option("--budget", type=click.FloatRange(min=0, min_open=True),
+              help="Seconds; candidates not started by then are skipped.")
+@click.option("--out", type=click.Path(), help="Folder for selection.json and recipe.yaml "
+              "(default: RUNS-DIR/select-<plugin>-<time>).")
+@click.option("--runs-dir", default="runs", show_default=True, type=click.Path(),
+              help="Where pretraining runs are looked for, and the default --out.")
+@click.option("--seed", type=int, help="Seed of the sample (and of the data split).")
+@click.option("--json", "as_json", is_flag=True, help="Print selection.json instead of the table.")
+@needs_tensorflow
+def select(plugin_name, data, config, options, backbones, extra_weights, samples, depths, budget, out, runs_dir,
+           seed, as_json):
+    """Rank backbones x weights x depths by LogME on one forward pass; write a recipe for the best.
+
+    \b
+      zoo select --plugin vision --data photos/
+      zoo finetune --plugin vision --data photos/ --config runs/select-vision-<time>/recipe.yaml
+    """
+    import datetime as _dt
+
+    from zoo.selection import select as run_select, write_selection
+
+    plugin = registry.get_plugin(plugin_name)
+    overrides = {"options": _parse_options(options)} if options else {}
+    if seed is not None:
+        overrides["seed"] = seed
+    recipe = plugin.resolve_recipe(config, overrides)
+    selection = run_select(plugin, recipe, data, samples=samples, depths=depths, budget=budget,
+                           backbones=backbones, extra_weights=extra_weights, runs_dir=runs_dir)
+    out = Path(out) if out else Path(runs_dir) / f"select-{plugin.name}-{_dt.datetime.now():%Y%m%d-%H%M%S}"
+    report, recipe_file = write_selection(selection, out)
+    if as_json:
+        click.echo(json.dumps(selection.to_json(), indent=2))
+        return
+    for line in _selection_lines(selection):
+        click.echo(line)
+    click.echo(f"wrote {report} and {recipe_file}")
+    click.echo(f"next: zoo finetune --plugin {plugin.name}" + (f" --data {data}" if data else "")
+               + f" --config {recipe_file}")
 
 
 @cli.command()

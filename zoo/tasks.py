@@ -197,6 +197,19 @@ class Task:
         """
         return None
 
+    # ------------------------------------------------------------------ transferability (zoo select)
+    def transfer_targets(self, labels: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """What `zoo select` scores pooled features against: `(targets (N, K), class ids (N,) or None)`.
+
+        Classifiers give their one-hot columns and class ids (LogME, LEEP and H-score apply);
+        other kinds their label columns as real-valued targets (LogME's regression form).
+        """
+        if self.per_position:
+            raise ConfigError(f"zoo select scores one pooled feature vector per sample; the {self.kind} task "
+                              "labels every position, which it does not score yet")
+        y = np.asarray(labels, dtype=np.float64)
+        return y.reshape(len(y), -1), None
+
     # ------------------------------------------------------------------ description
     def to_json(self) -> dict[str, Any]:
         data = {"kind": self.kind, **asdict(self)}
@@ -293,6 +306,10 @@ class Multiclass(Task):
     def agreement(self, reference, produced, threshold=None):
         return "top-1", float(np.mean(np.argmax(reference, axis=-1) == np.argmax(produced, axis=-1)))
 
+    def transfer_targets(self, labels, n_classes):
+        ids = np.asarray(labels).reshape(-1).astype(int)
+        return np.eye(max(int(n_classes), int(ids.max(initial=0)) + 1))[ids], ids
+
 
 @dataclass(frozen=True)
 class Binary(Task):
@@ -361,6 +378,9 @@ class Binary(Task):
         cut = 0.5 if threshold is None else float(threshold)
         return f"decision@{cut:g}", float(np.mean((reference >= cut) == (produced >= cut)))
 
+    def transfer_targets(self, labels, n_classes):
+        return Multiclass.transfer_targets(self, labels, 2)
+
 
 @dataclass(frozen=True)
 class Multilabel(Task):
@@ -412,6 +432,9 @@ class Multilabel(Task):
 
     def agreement(self, reference, produced, threshold=None):
         return Binary.agreement(self, reference, produced, threshold)
+
+    def transfer_targets(self, labels, n_classes):
+        return Task.transfer_targets(self, labels, n_classes)
 
 
 @dataclass(frozen=True)

@@ -232,18 +232,21 @@ def library_versions() -> dict[str, str]:
 # --------------------------------------------------------------------------- the run
 
 def finetune(plugin, recipe: Recipe, data: str | None = None, runs_dir: str | Path = "runs",
-             resume: str | Path | None = None, verbose: int | str = "auto", callbacks: list | None = None) -> RunResult:
+             resume: str | Path | None = None, verbose: int | str = "auto", callbacks: list | None = None,
+             record: dict | None = None) -> RunResult:
     """Fine-tune `plugin`'s backbone on `data` (or its demo data) and write a run directory.
 
     `callbacks` are extra Keras callbacks given to `fit` after the engine's own.
+    `record` is merged into `zoo.json` (`zoo finetune --backbone auto` records its selection).
     `RunResult.timings` says where the time went (data, build, train, finish seconds).
     """
     # A multi-worker strategy must exist before TensorFlow runs its first op.
     with distribution_scope(recipe) as strategy:
-        return _finetune(plugin, recipe, data, runs_dir, resume, verbose, strategy, list(callbacks or []))
+        return _finetune(plugin, recipe, data, runs_dir, resume, verbose, strategy, list(callbacks or []),
+                         dict(record or {}))
 
 
-def _finetune(plugin, recipe, data, runs_dir, resume, verbose, strategy, extra_callbacks) -> RunResult:
+def _finetune(plugin, recipe, data, runs_dir, resume, verbose, strategy, extra_callbacks, record) -> RunResult:
     import time
 
     import keras
@@ -313,6 +316,7 @@ def _finetune(plugin, recipe, data, runs_dir, resume, verbose, strategy, extra_c
         "started": meta.get("started") or _now(),
         "versions": library_versions(),
         "command": " ".join(sys.argv) if sys.argv and sys.argv[0].endswith("zoo") else None,
+        **record,
     })
     with rundir.locked(run):
         if resume is not None:  # re-read under the lock: another resume may have finished it

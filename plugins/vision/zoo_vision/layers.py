@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import keras
 
-MODES = ("tf", "torch", "caffe", "none", "affine")
+MODES = ("tf", "torch", "caffe", "none", "affine", "edge")
 
 #: torchvision / keras "torch" mode statistics (RGB, on 0..1 pixels).
 TORCH_MEAN = (0.485, 0.456, 0.406)
@@ -35,6 +35,8 @@ class ImageNetPreprocess(keras.layers.Layer):
     - `"tf"`: scale to -1..1 (MobileNetV2).
     - `"torch"`: 0..1, then per-channel ImageNet mean/std (RGB).
     - `"caffe"`: RGB -> BGR, then subtract the ImageNet channel means (ResNet50).
+    - `"edge"`: `(x - 127) / 128`, the inception-style scaling of Google's edge models
+      (EfficientNet-Lite).
     - `"none"`: pass through (models that preprocess inside themselves, such as
       MobileNetV3, EfficientNetV2 and ConvNeXt in `keras.applications`).
     - `"affine"`: `x * scale + offset`, per channel or scalar (keras-hub image
@@ -65,6 +67,8 @@ class ImageNetPreprocess(keras.layers.Layer):
         if self.mode == "caffe":
             mean = ops.convert_to_tensor(CAFFE_MEAN_BGR, dtype=self.compute_dtype)
             return ops.flip(x, axis=-1) - mean
+        if self.mode == "edge":
+            return (x - 127.0) / 128.0
         if self.mode == "affine":
             if self.scale is not None:
                 x = x * ops.convert_to_tensor(self.scale, dtype=self.compute_dtype)
