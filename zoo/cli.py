@@ -345,7 +345,7 @@ def _selection_lines(selection) -> list[str]:
 @click.option("--depths", default=3, show_default=True, type=click.IntRange(min=1),
               help="Depths per backbone: features after each of the last N blocks.")
 @click.option("--budget", type=click.FloatRange(min=0, min_open=True),
-              help="Seconds; candidates not started by then are skipped.")
+              help="Seconds; candidates not started by then are skipped (the first always runs).")
 @click.option("--out", type=click.Path(), help="Folder for selection.json and recipe.yaml "
               "(default: RUNS-DIR/select-<plugin>-<time>).")
 @click.option("--runs-dir", default="runs", show_default=True, type=click.Path(),

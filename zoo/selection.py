@@ -196,7 +196,7 @@ def _features(plugin, recipe, spec, weights, bundle, sample, depths):
     import keras
 
     sizes = [int(o.shape[-1]) for o in model.outputs]
-    joined = keras.Model(model.inputs, keras.layers.Concatenate(name="taps")(list(model.outputs)))
+    joined = keras.Model(model.input, keras.layers.Concatenate(name="taps")(list(model.outputs)))
     feats, labels = compute_features(joined, sample)
     split = np.split(feats, np.cumsum(sizes)[:-1], axis=1)
     return split, labels, names
@@ -310,7 +310,7 @@ def select(plugin, recipe, data: str | None = None, *, samples: int = DEFAULT_SA
     for name in names:
         spec = plugin.backbones[name]
         for weights in weight_sources(plugin, spec, runs_dir, extra_weights):
-            if budget is not None and time.perf_counter() - start > budget:
+            if budget is not None and candidates and time.perf_counter() - start > budget:
                 candidates.append(Candidate(name, weights, skipped=f"over the budget of {budget:g} s"))
                 continue
             t0 = time.perf_counter()

@@ -99,7 +99,14 @@ def backbone_spec(name: str) -> BackboneSpec:
         default_weights="imagenet",
         summary=f"{info.get('summary', name)}; CT windows in front",
         parameters=f"{parameters / 1e6:.2f}M" if isinstance(parameters, int) else str(parameters),
+        source_head=functools.partial(_source_head, name),
     )
+
+
+def _source_head(name: str, weights):
+    from zoo_vision.backbones import imagenet_head
+
+    return imagenet_head(name, weights)
 
 
 def all_specs() -> dict[str, BackboneSpec]:
