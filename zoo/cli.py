@@ -8,6 +8,7 @@ imported only by the commands that build models, so `zoo --help` and
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import sys
@@ -370,8 +371,10 @@ def select(plugin_name, data, config, options, backbones, extra_weights, samples
     if seed is not None:
         overrides["seed"] = seed
     recipe = plugin.resolve_recipe(config, overrides)
-    selection = run_select(plugin, recipe, data, samples=samples, depths=depths, budget=budget,
-                           backbones=backbones, extra_weights=extra_weights, runs_dir=runs_dir)
+    # Keras prints download attempts on stdout; under --json stdout holds the JSON alone
+    with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
+        selection = run_select(plugin, recipe, data, samples=samples, depths=depths, budget=budget,
+                               backbones=backbones, extra_weights=extra_weights, runs_dir=runs_dir)
     out = Path(out) if out else Path(runs_dir) / f"select-{plugin.name}-{_dt.datetime.now():%Y%m%d-%H%M%S}"
     report, recipe_file = write_selection(selection, out)
     if as_json:

@@ -396,7 +396,7 @@ def _train(plugin, recipe, bundle, parts, run, train_raw, val_raw, steps, monito
 
     from zoo.strategies.freeze import make_gradual_callback
     from zoo.strategies.regularizers import FinetuneModel
-    from zoo.training.features import compute_features
+    from zoo.training.features import compute_features, fit_cached
 
     callbacks, target_cb = _callbacks(run, monitor, mode, recipe, target)
     callbacks += extra_callbacks
@@ -409,11 +409,15 @@ def _train(plugin, recipe, bundle, parts, run, train_raw, val_raw, steps, monito
         x_val, y_val = compute_features(parts.feature_model, val_raw)
         cached = (x_val, y_val)
         trainer = parts.head
-        # A head step takes microseconds: run a whole epoch per call, not one step (same updates).
         trainer.compile(optimizer=make_optimizer(recipe, steps), loss=loss, metrics=compile_metrics(plugin.task),
-                        jit_compile=jit, steps_per_execution=steps)
-        history = trainer.fit(x_train, y_train, batch_size=recipe.batch_size, epochs=recipe.epochs,
-                              validation_data=(x_val, y_val), callbacks=callbacks, verbose=verbose, shuffle=True)
+                        jit_compile=jit)
+        if strategy is None:
+            # A head step takes microseconds: one traced call per epoch over in-memory features (same updates)
+            history = fit_cached(trainer, x_train, y_train, (x_val, y_val), epochs=recipe.epochs,
+                                 batch_size=recipe.batch_size, callbacks=callbacks, verbose=verbose, seed=recipe.seed)
+        else:  # a distribution strategy splits batches across devices: Keras' own fit does that
+            history = trainer.fit(x_train, y_train, batch_size=recipe.batch_size, epochs=recipe.epochs,
+                                  validation_data=(x_val, y_val), callbacks=callbacks, verbose=verbose, shuffle=True)
     else:
         teacher = None
         if recipe.regularizer == "lwf":
