@@ -8,7 +8,9 @@ default schedule unless `epochs` is given), early stopping off. Reported per plu
 
 - Kendall's tau between LogME and the fine-tuned validation metric (goal >= 0.6);
 - whether the top-ranked of the fine-tuned candidates is within 1 point of the best;
-- `zoo select` wall time / total brute-force fine-tuning time (goal <= 0.05).
+- `zoo select` wall time / total brute-force fine-tuning time (goal <= 0.05). The selection scores
+  every candidate while brute force here fine-tunes `candidates` of them, so the row also gives the
+  ratio against fine-tuning every scored candidate, extrapolated from the measured mean per candidate.
 """
 
 from __future__ import annotations
@@ -77,9 +79,13 @@ def main(epochs: int | None = None, candidates: int = 6, samples: int = 500, plu
                           f"1 point of the best)",
                           summary([r["tau"]]), ">= 0.6, top within 1 point",
                           r["tau"] >= 0.6 and r["top_within_1_point"], extra))
+        per = r["brute_force_seconds"] / len(r["finetuned"])
+        every = r["select_seconds"] / (per * r["candidates_scored"])
         out.append(report(f"select[{name}] time", f"zoo select ({r['select_seconds']} s, {r['candidates_scored']} "
-                          f"candidates) / brute-force fine-tuning ({r['brute_force_seconds']} s)",
-                          summary([r["time_ratio"]]), "<= 0.05", r["time_ratio"] <= 0.05))
+                          f"candidates) / fine-tuning {len(r['finetuned'])} of them ({r['brute_force_seconds']} s); "
+                          f"against all {r['candidates_scored']} at the measured mean: {every:.3f}",
+                          summary([r["time_ratio"]]), "<= 0.05", r["time_ratio"] <= 0.05,
+                          {"ratio_all_candidates": every}))
     return {"rows": out}
 
 

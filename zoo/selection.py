@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 #: this size ranked the demo candidates as the full split did)
 DEFAULT_SAMPLES = 500
 DEFAULT_DEPTHS = 3
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 
 
 @dataclass
@@ -172,12 +172,17 @@ def _tap_model(plugin, recipe, spec, weights, bundle, depths: int):
         x = prep(x)
     outs = backbone(x)
     outs = outs if isinstance(outs, (list, tuple)) else [outs]
+    # keras-hub encoders take a `padding_mask` input: sequences pooled over their real positions only
+    mask = inputs.get("padding_mask") if len(inputs) > 1 else None
     pooled = []
     for i, out in enumerate(outs):
         pool = build_pooling(tuple(out.shape[1:]), recipe)
-        if pool is not None:
-            pool.name = f"pool_{i}"
-        pooled.append(pool(out) if pool is not None else out)
+        if pool is None:
+            pooled.append(out)
+            continue
+        pool.name = f"pool_{i}"
+        sequence = len(out.shape) == 3 and mask is not None and mask.shape[1] == out.shape[1]
+        pooled.append(pool(out, mask=keras.ops.cast(mask, "bool")) if sequence else pool(out))
     return keras.Model(inputs, pooled, name=f"{spec.name}_select"), names
 
 
