@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 #: this size ranked the demo candidates as the full split did)
 DEFAULT_SAMPLES = 500
 DEFAULT_DEPTHS = 3
-CACHE_VERSION = 3
+CACHE_VERSION = 4
 
 
 @dataclass
@@ -131,8 +131,25 @@ def _newest_pretraining(plugin: str, backbone: str, runs_dir) -> Path | None:
 # --------------------------------------------------------------------------- features
 
 def _sample(bundle, samples: int, seed: int):
-    """A fixed random sample of the training split, kept in memory for every backbone."""
-    return bundle.train.shuffle(10_000, seed=seed, reshuffle_each_iteration=False).take(samples).cache()
+    """A fixed random sample of the training split, kept in memory for every backbone.
+
+    With a known size, `samples` random positions are kept as the split streams past (memory:
+    the sample only); otherwise a shuffle buffer of a few times the sample is drawn from.
+    """
+    import tensorflow as tf
+
+    train = bundle.train
+    size = int(train.cardinality())
+    if size >= 0:
+        if size <= samples:
+            return train.cache()
+        keep = np.zeros(size, dtype=bool)
+        keep[np.random.default_rng(seed).choice(size, samples, replace=False)] = True
+        table = tf.constant(keep)
+        picked = train.enumerate().filter(lambda i, item: table[i]).map(lambda i, item: item)
+        return picked.cache()
+    buffer = min(10_000, max(4 * samples, 1_000))
+    return train.shuffle(buffer, seed=seed, reshuffle_each_iteration=False).take(samples).cache()
 
 
 def _tap_model(plugin, recipe, spec, weights, bundle, depths: int):

@@ -101,3 +101,25 @@ def test_finetune_backbone_auto_records_the_selection(toy_target, tmp_path, cach
     assert result.returncode == 0, result.stderr
     (run,) = [p for p in (tmp_path / "runs2").iterdir() if (p / "zoo.json").is_file()]
     assert json.loads((run / "zoo.json").read_text())["recipe"]["strategy"] == "linear-probe"
+
+
+def test_tabular_pretraining_run_is_a_candidate_against_none(tmp_path, cache):
+    """`zoo select` finds the plugin's newest pretraining run under --runs-dir and scores it beside `none`."""
+    runs = tmp_path / "runs"
+    result = zoo("pretrain", "--plugin", "tabular-fraud", "--backbone", "mlp", "--epochs", "2", "--runs-dir",
+                 str(runs), cwd=tmp_path, env=cache)
+    assert result.returncode == 0, result.stderr
+    (pretraining,) = [p for p in runs.iterdir() if (p / "zoo.json").is_file()]
+    out = tmp_path / "sel"
+    result = zoo("select", "--plugin", "tabular-fraud", "--backbone", "mlp", "--depths", "1", "--samples", "300",
+                 "--runs-dir", str(runs), "--out", str(out), cwd=tmp_path, env=cache)
+    assert result.returncode == 0, result.stderr
+    report = json.loads((out / "selection.json").read_text())
+    by_name = {c["name"]: c for c in report["candidates"]}
+    assert set(by_name) == {"mlp/none", f"mlp/{pretraining.name}"}
+    assert by_name[f"mlp/{pretraining.name}"]["weights"] == str(pretraining)
+    assert all(c["skipped"] is None and c["logme"] is not None for c in by_name.values())
+    recipe = yaml.safe_load((out / "recipe.yaml").read_text())
+    assert recipe["weights"] == report["candidates"][0]["weights"]
+    # a pretrained backbone is fine-tuned in part, random initialisation in full
+    assert recipe["strategy"] == ("full" if recipe["weights"] == "none" else "partial")

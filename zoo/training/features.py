@@ -77,6 +77,11 @@ def fit_cached(model, x, y, validation: tuple[np.ndarray, np.ndarray] | None, *,
     xs, ys = tf.convert_to_tensor(x), tf.convert_to_tensor(y)
     callbacks = keras.callbacks.CallbackList(callbacks, add_history=True, add_progbar=verbose != 0,
                                              verbose=verbose, epochs=epochs, steps=steps, model=model)
+    # Loss, metric and optimizer variables exist before the first trace: a tf.function that creates
+    # variables is traced twice. `_symbolic_build` is what Keras' own fit calls for this.
+    build = getattr(model, "_symbolic_build", None)
+    if build is not None:
+        build(data_batch=(xs[:batch_size], ys[:batch_size]))
     if not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
 
