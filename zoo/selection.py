@@ -157,9 +157,9 @@ def _tap_model(plugin, recipe, spec, weights, bundle, depths: int):
     import keras
 
     from zoo import contract
-    from zoo.loading import load_keras_model
     from zoo.strategies.freeze import resolve_blocks
     from zoo.strategies.heads import build_pooling
+    from zoo.training.finetune import preprocessed_inputs
     from zoo.training.pretrain import resolve_weights
 
     options = plugin.options_for(recipe)
@@ -179,14 +179,7 @@ def _tap_model(plugin, recipe, spec, weights, bundle, depths: int):
         names.append(f"block {len(blocks) - j} of {len(blocks)} ({end.name})")
     if len(taps) > 1:
         backbone = keras.Model(backbone.inputs, taps, name=f"{spec.name}_taps")
-    inputs = {name: keras.Input(tuple(s.shape), dtype=s.dtype, name=name) for name, s in signature.items()}
-    x = inputs if len(inputs) > 1 else next(iter(inputs.values()))
-    data_prep = load_keras_model(fitted, plugin=plugin) if fitted is not None else bundle.preprocessing
-    if data_prep is not None:
-        x = data_prep(x)
-    prep = contract.preprocessing_layer(plugin, spec, signature, options)
-    if prep is not None:
-        x = prep(x)
+    inputs, x = preprocessed_inputs(plugin, spec, bundle, fitted, options)
     outs = backbone(x)
     outs = outs if isinstance(outs, (list, tuple)) else [outs]
     # keras-hub encoders take a `padding_mask` input: sequences pooled over their real positions only

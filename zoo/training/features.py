@@ -97,9 +97,11 @@ def fit_cached(model, x, y, validation: tuple[np.ndarray, np.ndarray] | None, *,
         val_steps = -(-len(validation[0]) // batch_size)
 
         @tf.function
-        def validate():
+        def validate_epoch():
             for i in tf.range(val_steps):
                 model.test_step((xv[i * batch_size:(i + 1) * batch_size], yv[i * batch_size:(i + 1) * batch_size]))
+
+        validate = validate_epoch
 
     rng = np.random.default_rng(seed)
     model.stop_training = False

@@ -106,6 +106,26 @@ def limit(dataset, n: int | None):
 
 # --------------------------------------------------------------------------- model
 
+def preprocessed_inputs(plugin, spec, bundle, fitted, options):
+    """`(raw keras.Inputs by name, what the backbone takes)`: the data's fitted preprocessing (or a
+    pretraining run's, `fitted`), then the backbone's own."""
+    import keras
+
+    from zoo import contract
+    from zoo.loading import load_keras_model
+
+    signature = bundle.input_signature
+    inputs = {name: keras.Input(tuple(s.shape), dtype=s.dtype, name=name) for name, s in signature.items()}
+    x = inputs if len(inputs) > 1 else next(iter(inputs.values()))
+    data_prep = load_keras_model(fitted, plugin=plugin) if fitted is not None else bundle.preprocessing
+    if data_prep is not None:
+        x = data_prep(x)
+    prep = contract.preprocessing_layer(plugin, spec, signature, options)
+    if prep is not None:
+        x = prep(x)
+    return inputs, x
+
+
 def assemble(plugin, recipe: Recipe, bundle, prior=None) -> Assembly:
     """Build preprocessing -> backbone -> pooling -> head and apply the strategy."""
     import keras
@@ -114,7 +134,6 @@ def assemble(plugin, recipe: Recipe, bundle, prior=None) -> Assembly:
     from zoo.strategies.heads import build_head, build_pooling
 
     from zoo import contract
-    from zoo.loading import load_keras_model
     from zoo.training.pretrain import resolve_weights
 
     spec = plugin.backbone(recipe.backbone)
@@ -123,16 +142,7 @@ def assemble(plugin, recipe: Recipe, bundle, prior=None) -> Assembly:
     weights, fitted = resolve_weights(None if weights == "none" else weights, plugin, spec.name)
     signature = bundle.input_signature
     backbone = contract.build_backbone(plugin, spec, weights, signature, options)
-    inputs = {name: keras.Input(tuple(s.shape), dtype=s.dtype, name=name) for name, s in signature.items()}
-    x = inputs if len(inputs) > 1 else next(iter(inputs.values()))
-    data_prep = bundle.preprocessing
-    if fitted is not None:
-        data_prep = load_keras_model(fitted, plugin=plugin)
-    if data_prep is not None:
-        x = data_prep(x)
-    prep = contract.preprocessing_layer(plugin, spec, signature, options)
-    if prep is not None:
-        x = prep(x)
+    inputs, x = preprocessed_inputs(plugin, spec, bundle, fitted, options)
     features = backbone(x)
     sequence = plugin.task.per_position  # one output per position: nothing to pool
     pool = None if sequence else build_pooling(tuple(features.shape[1:]), recipe)
