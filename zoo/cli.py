@@ -480,6 +480,9 @@ def export(run, fmt, quantize, out, force, verify, samples, calibration_samples,
         check = (f"max|diff| {v.max_abs_diff:.2e}, mean|diff| {v.mean_abs_diff:.2e}, "
                  f"agreement {agreement} on {v.n_samples} samples: {'passed' if v.passed else 'FAILED'}")
     click.echo(f"{report.format:<12} {report.quantize:<9} {_size(report.size_bytes):>10}  {check}")
+    if v is not None and v.latency_ms is not None:
+        click.echo(f"latency:  {v.latency_ms:.2f} ms a sample in its runtime (Keras {v.keras_latency_ms:.2f} ms), "
+                   "batch 1, median of 7")
     click.echo(f"artifact: {report.path}")
     click.echo(f"sidecar:  {report.sidecar_path}")
 

@@ -505,12 +505,18 @@ def _exports(run: Path) -> str:
         else:
             check = "skipped"
         quant = (data.get("quantization") or {}).get("mode", "none")
-        rows.append([data.get("artifact"), data.get("format"), quant, _size(data.get("size_bytes")), check,
+        latency = v.get("latency_ms") if isinstance(v, dict) else None
+        keras_latency = v.get("keras_latency_ms") if isinstance(v, dict) else None
+        speed = "" if latency is None else f"{latency:.2f} ms" + (
+            "" if keras_latency is None else f" (Keras {keras_latency:.2f} ms)")
+        rows.append([data.get("artifact"), data.get("format"), quant, _size(data.get("size_bytes")), speed, check,
                      data.get("exported_at", "")])
     if not rows:
         return _section("Exports", '<p class="note">not exported yet: <code>zoo export RUN --format tflite</code></p>')
-    return _section("Exports", _table(["artifact", "format", "quantization", "size", "verification", "exported"],
-                                      rows))
+    return _section("Exports", '<p class="note">latency: one sample, median of 7 calls after a warm-up, in the '
+                    "artifact's own runtime on the exporting machine</p>"
+                    + _table(["artifact", "format", "quantization", "size", "latency (batch 1)", "verification",
+                              "exported"], rows))
 
 
 def _model_card(run: Path) -> str:

@@ -30,7 +30,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -106,6 +106,8 @@ class VerificationReport:
     task_kind: str = "multiclass"
     agreement_kind: str | None = None
     tolerance: dict[str, Any] = dataclasses.field(default_factory=dict)
+    latency_ms: float | None = None        # the artifact in its runtime, one sample, median
+    keras_latency_ms: float | None = None  # the Keras model on the same sample, measured alongside
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (what the sidecar stores under "verification")."""
@@ -114,6 +116,27 @@ class VerificationReport:
     def to_json(self, **kwargs: Any) -> str:
         """The report as a JSON string; `kwargs` go to `json.dumps` (e.g. indent=2)."""
         return json.dumps(self.to_dict(), **kwargs)
+
+
+#: batch-1 calls timed per side (after one warm-up call), alternating artifact and Keras
+LATENCY_REPEATS = 7
+
+
+def batch1_latency_ms(runners: Sequence[Runner], samples: Mapping[str, np.ndarray],
+                      repeats: int = LATENCY_REPEATS) -> list[float]:
+    """Median milliseconds of one-sample calls of each runner, measured alternately on one sample."""
+    import time
+
+    one = {name: np.asarray(value)[:1] for name, value in samples.items()}
+    times: list[list[float]] = [[] for _ in runners]
+    for run in runners:
+        run(one)
+    for _ in range(repeats):
+        for i, run in enumerate(runners):
+            start = time.perf_counter()
+            run(one)
+            times[i].append(time.perf_counter() - start)
+    return [float(np.median(t)) * 1000.0 for t in times]
 
 
 def _decisions(outputs: np.ndarray, kind: str, threshold: float) -> np.ndarray:
@@ -246,6 +269,8 @@ def verify(
         reason = "; ".join(problems) + where
         if tolerance.hint:
             reason += f"; {tolerance.hint}"
+    # what a deployment pays per request, only for an artifact that is kept
+    latency, keras_latency = batch1_latency_ms([runner, reference_runner], samples) if passed else (None, None)
     report = VerificationReport(
         max_abs_diff=max_diff,
         mean_abs_diff=mean_diff,
@@ -256,6 +281,8 @@ def verify(
         task_kind=kind,
         agreement_kind=agreement_kind,
         tolerance=tol_json,
+        latency_ms=latency,
+        keras_latency_ms=keras_latency,
     )
     logger.info("verification %s: %s", "passed" if passed else "FAILED", reason)
     return report

@@ -96,6 +96,7 @@ def test_the_report_holds_every_section_and_only_embedded_images(binary_run):
     assert "Colour notes" in page  # the model card with the analyze section
     exports = page.split('<section id="exports">', 1)[1].split("</section>", 1)[0]
     assert "model.tflite" in exports and "tflite" in exports and ">passed<" in exports
+    assert re.search(r"<td>\d+\.\d\d ms \(Keras \d+\.\d\d ms\)</td>", exports), exports
     assert _decode_all(page) >= 7  # curves, confusion, per-class, ROC/PR, reliability, histogram x2
     # self-contained: no script, no stylesheet or image fetched from anywhere
     assert "<script" not in page.lower()

@@ -72,6 +72,7 @@ def _check_export(report, trained, quantize):
     assert sidecar["format"] == report.format
     assert sidecar["quantization"]["mode"] == quantize
     assert sidecar["verification"]["passed"] is True
+    assert sidecar["verification"]["latency_ms"] > 0 and sidecar["verification"]["keras_latency_ms"] > 0
     assert sidecar["sha256"] == artifact_digest(report.path)[0]
     if report.path.is_file():
         assert sidecar["sha256"] == hashlib.sha256(report.path.read_bytes()).hexdigest()
