@@ -366,6 +366,9 @@ def select(plugin_name, data, config, options, backbones, extra_weights, samples
 
     from zoo.selection import select as run_select, write_selection
 
+    from zoo_export.progress import set_quiet
+
+    set_quiet(as_json)
     plugin = registry.get_plugin(plugin_name)
     overrides = {"options": _parse_options(options)} if options else {}
     if seed is not None:
@@ -514,12 +517,16 @@ def predict(target, inputs, threshold, as_json, strict):
     path = Path(target)
     if path.is_dir() or path.suffix == ".keras":
         load_tensorflow(click.get_current_context().find_root().params.get("verbose", 0))
-    bar = {"shown": False}
+    from zoo_export.progress import Progress, set_quiet
+
+    # rows printed on the terminal are their own progress; a line is drawn when they go to a file or pipe
+    set_quiet(as_json or sys.stdout.isatty())
+    bar: dict = {}
 
     def progress(done, total):
-        if total > 256 and sys.stderr.isatty():
-            bar["shown"] = True
-            click.echo(f"\r{done}/{total} inputs", err=True, nl=False)
+        if "line" not in bar:
+            bar["line"] = Progress("predicting", total, unit="inputs")
+        bar["line"].update(done - bar["line"].done)
 
     failed = 0
     if as_json:
@@ -541,8 +548,8 @@ def predict(target, inputs, threshold, as_json, strict):
             click.echo(_predict_line(row))
     if as_json:
         click.echo("\n]")
-    if bar["shown"]:
-        click.echo("", err=True)
+    if "line" in bar:
+        bar["line"].close()
     if failed:
         click.echo(f"Error: {failed} input(s) could not be read (listed above); the others were predicted", err=True)
         sys.exit(1)

@@ -32,7 +32,7 @@ import numpy as np
 
 from zoo.errors import DataError
 
-__all__ = ["split_indices", "split_counts", "cache_dir"]
+__all__ = ["split_indices", "split_counts", "cache_dir", "progress"]
 
 
 def split_counts(n: int, val_fraction: float, test_fraction: float) -> tuple[int, int]:
@@ -112,3 +112,14 @@ def cache_dir(*parts: str) -> Path:
     path = root.joinpath(*parts)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def progress(items, label: str, total: int | None = None, unit: str = ""):
+    """Yield `items`, counting them on one line redrawn on stderr when it is a terminal.
+
+    Nothing is drawn in logs, pipes or under `--json`, nor for a step under half a second.
+    Example: `for path in progress(files, "reading DICOM", unit="files"): ...`
+    """
+    from zoo_export.progress import track
+
+    return track(items, label, total=total, unit=unit)

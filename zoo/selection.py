@@ -204,15 +204,16 @@ def _features(plugin, recipe, spec, weights, bundle, sample, depths):
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
     model, names = _tap_model(plugin, recipe, spec, weights, bundle, depths)
+    label = f"features of {spec.name}/{Path(weights).name if Path(weights).is_dir() else weights}"
     if len(names) == 1:
-        feats, labels = compute_features(model, sample)
+        feats, labels = compute_features(model, sample, label=label)
         return [feats], labels, names
     # compute_features runs one output; the taps share one pass through a concatenating model
     import keras
 
     sizes = [int(o.shape[-1]) for o in model.outputs]
     joined = keras.Model(model.input, keras.layers.Concatenate(name="taps")(list(model.outputs)))
-    feats, labels = compute_features(joined, sample)
+    feats, labels = compute_features(joined, sample, label=label)
     split = np.split(feats, np.cumsum(sizes)[:-1], axis=1)
     return split, labels, names
 
@@ -322,28 +323,29 @@ def select(plugin, recipe, data: str | None = None, *, samples: int = DEFAULT_SA
     elif len(labels) < 4:
         raise ConfigError(f"transferability scores need at least 4 samples; the training split has {len(labels)}")
     candidates: list[Candidate] = []
-    for name in names:
+    pairs = [(name, weights) for name in names
+             for weights in weight_sources(plugin, plugin.backbones[name], runs_dir, extra_weights)]
+    for name, weights in pairs:
         spec = plugin.backbones[name]
-        for weights in weight_sources(plugin, spec, runs_dir, extra_weights):
-            if budget is not None and candidates and time.perf_counter() - start > budget:
-                candidates.append(Candidate(name, weights, skipped=f"over the budget of {budget:g} s"))
-                continue
-            t0 = time.perf_counter()
-            try:
-                feats, _labels, blocks, cached = _cached_features(plugin, recipe, spec, weights, bundle, sample,
-                                                                  data, samples, depths)
-            except WeightsError as exc:
-                reason = str(exc).split(";")[0]  # the cause, not the general advice
-                candidates.append(Candidate(name, weights, skipped=f"weights not available offline: {reason}"))
-                continue
-            seconds = time.perf_counter() - t0
-            head = spec.source_head(weights) if spec.source_head is not None else None
-            for cut, (f, block) in enumerate(zip(feats, blocks)):
-                scores = score_features(plugin.task, f, labels, n_classes, head if cut == 0 else None)
-                candidates.append(Candidate(name, weights, cut, block, int(f.shape[1]),
-                                            feature_seconds=round(seconds, 3), cached=cached, **scores))
-            if progress is not None:
-                progress(name, weights, seconds, cached)
+        if budget is not None and candidates and time.perf_counter() - start > budget:
+            candidates.append(Candidate(name, weights, skipped=f"over the budget of {budget:g} s"))
+            continue
+        t0 = time.perf_counter()
+        try:
+            feats, _labels, blocks, cached = _cached_features(plugin, recipe, spec, weights, bundle, sample,
+                                                              data, samples, depths)
+        except WeightsError as exc:
+            reason = str(exc).split(";")[0]  # the cause, not the general advice
+            candidates.append(Candidate(name, weights, skipped=f"weights not available offline: {reason}"))
+            continue
+        seconds = time.perf_counter() - t0
+        head = spec.source_head(weights) if spec.source_head is not None else None
+        for cut, (f, block) in enumerate(zip(feats, blocks)):
+            scores = score_features(plugin.task, f, labels, n_classes, head if cut == 0 else None)
+            candidates.append(Candidate(name, weights, cut, block, int(f.shape[1]),
+                                        feature_seconds=round(seconds, 3), cached=cached, **scores))
+        if progress is not None:
+            progress(name, weights, seconds, cached)
     scored = [c for c in candidates if c.skipped is None]
     if not scored:
         reasons = "; ".join(f"{c.name}: {c.skipped}" for c in candidates)

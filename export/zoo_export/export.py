@@ -32,6 +32,7 @@ from zoo_export.api import (
     signature_to_json,
 )
 from zoo_export.errors import ExportError
+from zoo_export.progress import Progress
 from zoo_export.verify import VerificationReport, tolerance_for, verify as verify_artifact
 
 logger = logging.getLogger(__name__)
@@ -307,26 +308,28 @@ def export_model(
     tmp = _temp_artifact(out_path, exporter.suffix)
     try:
         logger.info("exporting %s (quantize=%s) to %s", exporter.name, options.quantize, tmp)
-        details = dict(
-            exporter.export(
-                export_source,
-                str(tmp),
-                options=options,
-                input_signature=signature,
-                calibration=calibration if options.quantize == "int8" else None,
+        with Progress(f"converting to {exporter.name}", tick=True):
+            details = dict(
+                exporter.export(
+                    export_source,
+                    str(tmp),
+                    options=options,
+                    input_signature=signature,
+                    calibration=calibration if options.quantize == "int8" else None,
+                )
+                or {}
             )
-            or {}
-        )
         if rebuilt:
             details["rebuilt_float32_from"] = model.dtype_policy.name
         report: VerificationReport | None = None
         if verify:
             runner = exporter.load(str(tmp))
             tolerance = tolerance_for(options, details.get("calibration_samples"))
-            report = verify_artifact(
-                export_source, runner, samples, task_kind=task_kind, tolerance=tolerance,
-                agreement=agreement,
-            )
+            with Progress("verifying against Keras", tick=True):
+                report = verify_artifact(
+                    export_source, runner, samples, task_kind=task_kind, tolerance=tolerance,
+                    agreement=agreement,
+                )
             del runner  # release the runtime's hold on the file before renaming
             if not report.passed:
                 raise ExportError(

@@ -163,7 +163,9 @@ def _representative_dataset(
     calibration: Mapping[str, np.ndarray], signature: InputSignature, count: int
 ) -> Any:
     def generate() -> Any:
-        for i in range(count):
+        from zoo_export.progress import track
+
+        for i in track(range(count), "calibrating int8", unit="samples"):
             yield {
                 name: np.asarray(calibration[name][i : i + 1], dtype=dtype)
                 for name, (_, dtype) in signature.items()

@@ -36,17 +36,24 @@ def _forward(model):
     return fn
 
 
-def compute_features(feature_model, dataset, batch_size: int = INFERENCE_BATCH) -> tuple[np.ndarray, np.ndarray]:
+def compute_features(feature_model, dataset, batch_size: int = INFERENCE_BATCH,
+                     label: str = "computing features") -> tuple[np.ndarray, np.ndarray]:
     """Run `feature_model` (inference mode) once over an unbatched `(inputs, label)` dataset.
 
+    A terminal shows the batches done on a progress line named `label`.
     Returns `(features, labels)` as numpy arrays, in dataset order.
     """
     import tensorflow as tf
 
+    from zoo_export.progress import track
+
     forward = _forward(feature_model)
     single = not isinstance(feature_model.input, dict)
     feats, labels = [], []
-    for x, y in dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE):
+    batches = dataset.batch(batch_size)
+    total = int(batches.cardinality())
+    for x, y in track(batches.prefetch(tf.data.AUTOTUNE), label, total=total if total > 0 else None,
+                      unit="batches"):
         if single and isinstance(x, dict):
             x = next(iter(x.values()))
         feats.append(forward(x).numpy())

@@ -46,6 +46,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from zoo.data import progress
 from zoo.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -348,7 +349,7 @@ def read_dicom_series(folder: str | Path) -> Volume:
     """The DICOM files of one series in `folder` -> `Volume`, slices ordered by position."""
     folder = Path(folder)
     files = _series_files(folder)
-    datasets = [_dcmread(f, folder) for f in files]
+    datasets = [_dcmread(f, folder) for f in progress(files, f"reading {folder.name}", unit="DICOM files")]
     for ds, f in zip(datasets, files):               # a structure set or a report next to the slices: name it
         _check_modality(ds, f, folder)
     series = {str(ds.get("SeriesInstanceUID", "")) for ds in datasets} - {""}
