@@ -480,9 +480,11 @@ def _worst(labels, scores, names, task, predicted, binary) -> str:
                     + _table(["row", "true", "predicted", "score of the true class"], rows), "worst-samples")
 
 
-def _other_plots(run: Path, shown_scores: bool) -> str:
+def _other_plots(run: Path, shown_scores: bool, shown: frozenset[Path] = frozenset()) -> str:
+    """The images of plots/ that no other section of the page shows (a plugin section shows its own)."""
     plots = sorted(p for p in (Path(run) / "plots").glob("*.png")
-                   if not (p.name in CORE_PLOTS and (shown_scores or p.name == "curves.png")))
+                   if not (p.name in CORE_PLOTS and (shown_scores or p.name == "curves.png"))
+                   and p.resolve() not in shown)
     figures = []
     for p in plots:
         try:
@@ -526,10 +528,11 @@ def _model_card(run: Path) -> str:
     return _section("Model card", markdown_html(path.read_text()))
 
 
-def _plugin_sections(run: Path, meta: dict, plugin) -> list[str]:
+def _plugin_sections(run: Path, meta: dict, plugin) -> tuple[list[str], frozenset[Path]]:
+    """The HTML of the plugin's sections, and the image files they show (left out of "Plots")."""
     hook = getattr(plugin, "report_sections", None) if plugin is not None else None
     if hook is None:
-        return []
+        return [], frozenset()
     from zoo.api import ReportSection
 
     try:
@@ -539,8 +542,8 @@ def _plugin_sections(run: Path, meta: dict, plugin) -> list[str]:
                     meta.get("plugin"), type(exc).__name__, exc, REPORT_FILE)
         return [_section(f"{meta.get('plugin')} sections",
                          f'<p class="bad">report_sections raised {_e(type(exc).__name__)}: {_e(exc)}</p>',
-                         "plugin-error")]
-    out = []
+                         "plugin-error")], frozenset()
+    out, shown = [], set()
     for n, section in enumerate(sections):
         if not isinstance(section, ReportSection):
             log.warning("plugin %s: report_sections returned %s, not a zoo.api.ReportSection; left out",
@@ -553,8 +556,11 @@ def _plugin_sections(run: Path, meta: dict, plugin) -> list[str]:
                 body += _figure(source, caption)
             except (OSError, ValueError) as exc:
                 body += f'<p class="bad">image {_e(caption or source)} not shown: {_e(exc)}</p>'
+            else:
+                if isinstance(source, (str, Path)):
+                    shown.add(Path(source).resolve())
         out.append(_section(section.title, body, f"plugin-{n}-{slug(section.title)}"))
-    return out
+    return out, frozenset(shown)
 
 
 # --------------------------------------------------------------------------- the pages
@@ -567,8 +573,9 @@ def render_report(run: str | Path, meta: dict | None = None) -> str:
     task = _task(meta, plugin)
     task_sections = _task_plots(run, meta, task)
     shown = load_scores(run, "validation") is not None and task is not None
+    plugin_sections, plugin_images = _plugin_sections(run, meta, plugin)
     sections = [_summary(run, meta), _metrics(run, meta), _curves(run), *task_sections,
-                _other_plots(run, shown), _exports(run), *_plugin_sections(run, meta, plugin), _model_card(run)]
+                _other_plots(run, shown, plugin_images), _exports(run), *plugin_sections, _model_card(run)]
     title = f"{meta.get('plugin')} / {meta.get('backbone')}: {run.name}"
     subtitle = f"keras-zoo run report, written {_dt.datetime.now().isoformat(timespec='seconds')}"
     return _page(title, subtitle, [s for s in sections if s])

@@ -29,7 +29,18 @@ from zoo.training.rundir import (RUN_FILE, atomic_write_text, newest_run, read_r
                                  write_json)
 
 __all__ = ["Run", "open_run", "read_run", "newest_run", "write_json", "atomic_write_text", "sha256_file",
-           "library_versions", "RUN_FILE"]
+           "library_versions", "saved_scores", "RUN_FILE"]
+
+
+def saved_scores(run: str | Path, split: str = "validation"):
+    """`(labels, scores)` of a split as `zoo finetune` saved them in the run (`scores.npz`), or None.
+
+    Reads a file only (no TensorFlow, no model run): what a `Plugin.report_sections` hook uses.
+    Example: `pair = saved_scores(run_dir, "validation")`.
+    """
+    from zoo.report_html import load_scores
+
+    return load_scores(run, split)
 
 
 def library_versions(*extra: str) -> dict[str, str]:

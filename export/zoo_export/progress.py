@@ -123,7 +123,10 @@ def track(items: Iterable[T], label: str, total: int | None = None, unit: str = 
           stream: TextIO | None = None) -> Iterator[T]:
     """Yield `items`, counting them on a progress line (see `Progress`)."""
     if total is None and hasattr(items, "__len__"):
-        total = len(items)  # type: ignore[arg-type]
+        try:  # a tf.data.Dataset has __len__ but raises TypeError when its size is unknown
+            total = len(items)  # type: ignore[arg-type]
+        except TypeError:
+            total = None
     progress = Progress(label, total, unit, stream)
     try:
         for item in items:

@@ -52,6 +52,20 @@ def test_a_bar_on_a_terminal_and_nothing_elsewhere(monkeypatch):
     assert off.getvalue() == ""
 
 
+def test_an_iterable_of_unknown_length_counts_without_a_total():
+    """A tf.data.Dataset has __len__ but raises TypeError when its size is unknown (after a filter)."""
+    import tensorflow as tf
+
+    items = tf.data.Dataset.range(12).filter(lambda x: x % 2 == 0)
+    screen = _Terminal()
+    seen = []
+    for item in track(items, "batches", stream=screen):
+        seen.append(int(item))
+        time.sleep(0.1)
+    assert seen == [0, 2, 4, 6, 8, 10]
+    assert "6 " in screen.getvalue() and "/" not in screen.getvalue().split("batches", 1)[1]
+
+
 def _on_a_terminal(args, env) -> str:
     """Run `python -m zoo.cli ARGS` with stdout and stderr on a pseudo-terminal; what it drew."""
     master, slave = pty.openpty()

@@ -41,6 +41,13 @@ def analyze(run_dir, recipe, options, validation, test) -> dict:
     return run_analysis(run_dir, recipe, options, validation, test)
 
 
+def report_sections(run_dir, meta) -> list:
+    """The plugin's `report_sections` hook, `zoo_medical_ct.report.report_sections` (imported on use)."""
+    from zoo_medical_ct.report import report_sections as sections
+
+    return sections(run_dir, meta)
+
+
 try:
     __version__ = metadata.version("keras-zoo-medical-ct")
 except metadata.PackageNotFoundError:   # imported from a source tree
@@ -73,5 +80,6 @@ plugin = Plugin(
     version=__version__,
     custom_objects_module="zoo_medical_ct.layers",
     analyze=analyze,
+    report_sections=report_sections,
     contract=2,
 )

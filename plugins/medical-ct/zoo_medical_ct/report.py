@@ -318,6 +318,80 @@ Hounsfield units of single axial slices ({prep.get('image_size')} x {prep.get('i
 """
 
 
+#: studies listed per split and kind of error in the report section
+MAX_LISTED = 12
+
+
+def report_sections(run_dir, meta) -> list:
+    """`Plugin.report_sections`: the study-level results and the studies the threshold gets wrong.
+
+    Reads the run's saved slice scores (`zoo.runs.saved_scores`) and its recorded studies, so the page
+    can be drawn again without TensorFlow; the ROC/PR plot of `analyze` goes with it.
+    """
+    from zoo.api import ReportSection
+    from zoo.runs import saved_scores
+
+    run_dir = Path(run_dir)
+    analysis = meta.get("analysis") or {}
+    clinical = analysis.get("clinical") or {}
+    threshold = meta.get("decision_threshold", analysis.get("decision_threshold"))
+    studies = (meta.get("data_metadata") or {}).get("studies") or {}
+    if threshold is None or not clinical:
+        return []
+    threshold = float(threshold)
+    how = clinical.get("aggregate", "mean")
+    text = [f"Study score = {how} of its slice scores; a study is called positive when its score is at or above "
+            f"the operating threshold **{threshold:.4f}** (rule `{clinical.get('threshold_rule')}`, chosen on the "
+            f"{clinical.get('threshold_chosen_on')})."]
+    point = clinical.get("operating_point") or {}
+    if point:
+        text.append("| split | studies (positive) | sensitivity (95% CI) | specificity (95% CI) |\n"
+                    "| --- | --- | --- | --- |\n" + "\n".join(
+                        f"| {split} | {m['n']} ({m['positives']}) | {_with_ci(m, 'sensitivity')} | "
+                        f"{_with_ci(m, 'specificity')} |" for split, m in point.items()))
+    for split in ("validation", "test"):
+        pair = saved_scores(run_dir, split)
+        if pair is None or not studies.get(split):
+            continue
+        try:
+            part = _split_results(*pair, studies[split], how)
+        except RunError as exc:
+            text.append(f"The saved {split} scores do not match the recorded studies ({exc}).")
+            continue
+        if part is None:
+            continue
+        text.append(_errors_table(split, part, studies[split], threshold))
+    images = []
+    plot = run_dir / "plots" / PLOT_FILE
+    if plot.is_file():
+        images.append(("study-level ROC and precision-recall curves; dots: the operating threshold", plot))
+    return [ReportSection("Study-level results", "\n\n".join(text), images=images)]
+
+
+def _errors_table(split: str, part: dict, studies: Sequence[Sequence], threshold: float) -> str:
+    """The missed positive studies and the false alarms of a split, worst first."""
+    patients = {str(study[0]): study[1] for study in studies}
+    slices = {str(study[0]): int(study[2]) for study in studies}
+    labels, scores = part["labels"], part["scores"]
+    called = scores >= threshold
+    missed = [i for i in np.argsort(scores) if labels[i] == 1 and not called[i]]
+    alarms = [i for i in np.argsort(-scores) if labels[i] == 0 and called[i]]
+    head = (f"**{split}**: {len(missed)} of {int(labels.sum())} positive studies missed, {len(alarms)} of "
+            f"{int((labels == 0).sum())} negative studies flagged.")
+    if not missed and not alarms:
+        return head
+    rows = []
+    for kind, picked in (("missed positive", missed), ("false alarm", alarms)):
+        for i in picked[:MAX_LISTED]:
+            study = str(part["studies"][i])
+            rows.append(f"| {kind} | `{study}` | `{patients.get(study, '')}` | {slices.get(study, '')} | "
+                        f"{scores[i]:.4f} |")
+        if len(picked) > MAX_LISTED:
+            rows.append(f"| {kind} | ... {len(picked) - MAX_LISTED} more | | | |")
+    return (head + "\n\n| error | study | patient | slices | study score |\n| --- | --- | --- | --- | --- |\n"
+            + "\n".join(rows))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m zoo_medical_ct.report",
                                      description="Study-level clinical metrics of a medical-ct run.")

@@ -51,6 +51,12 @@ def _pretrain(source, recipe, options, out_dir):
     return pretrain(source, recipe, options, out_dir)
 
 
+def _report_sections(run_dir, meta):
+    from zoo_tabular_fraud.report import report_sections
+
+    return report_sections(run_dir, meta)
+
+
 def _analyze(run_dir, recipe, options, validation, test):
     from zoo_tabular_fraud.threshold import analyze
 
@@ -71,6 +77,7 @@ plugin = Plugin(
     custom_objects_module="zoo_tabular_fraud.layers",
     pretrain=_pretrain,
     analyze=_analyze,
+    report_sections=_report_sections,
     options=dict(OPTIONS),
     contract=2,
 )

@@ -25,7 +25,7 @@ from __future__ import annotations
 from functools import partial
 
 from zoo.api import Option, Plugin, TaskSpec
-from zoo_text.analysis import analyze_ner
+from zoo_text.analysis import analyze_ner, ner_report_sections
 from zoo_text.backbones import DEFAULT_BACKBONE, DEFAULT_POOLING, POOLINGS, resolve_text_backbone, text_spec
 from zoo_text.data import DEFAULT_SEQUENCE_LENGTH, NerData, TextData
 from zoo_text.tokenize import MAX_SEQUENCE_LENGTH, MIN_SEQUENCE_LENGTH
@@ -109,6 +109,7 @@ def _text_plugin(name: str, kind: str, summary: str, recipe: dict) -> Plugin:
         version=__version__,
         custom_objects_module="zoo_text.layers",
         analyze=analyze_ner if ner else None,
+        report_sections=ner_report_sections if ner else None,
         options=dict(NER_OPTIONS) if ner else sentence_options(kind),
         resolve_backbone=partial(resolve_text_backbone, output=output),
         contract=2,

@@ -35,3 +35,26 @@ def analyze_ner(run_dir, recipe, options, validation, test) -> dict:
                           "entity_f1": scores_["f1"]}
         details[split] = scores_
     return {"metrics": metrics, "entity_scores": details}
+
+
+def ner_report_sections(run_dir, meta) -> list:
+    """`Plugin.report_sections` of `text-ner`: precision, recall and F1 per entity type and split."""
+    from zoo.api import ReportSection
+
+    details = (meta.get("analysis") or {}).get("entity_scores") or {}
+    parts = []
+    for split in ("validation", "test"):
+        scores = details.get(split)
+        if not scores:
+            continue
+        rows = [f"| **all** | {scores['precision']:.3f} | {scores['recall']:.3f} | {scores['f1']:.3f} | "
+                f"{scores['true_entities']} |"]
+        for kind, s in sorted(scores.get("per_type", {}).items(), key=lambda kv: -kv[1]["support"]):
+            rows.append(f"| {kind} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} | {s['support']} |")
+        parts.append(f"**{split}** ({scores['correct_entities']} of {scores['predicted_entities']} predicted "
+                     "entities exactly right)\n\n| entity | precision | recall | F1 | true entities |\n"
+                     "| --- | --- | --- | --- | --- |\n" + "\n".join(rows))
+    if not parts:
+        return []
+    return [ReportSection("Per-entity scores", "An entity counts when its type and its exact word span match.\n\n"
+                          + "\n\n".join(parts))]

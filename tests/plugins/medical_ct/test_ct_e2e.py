@@ -14,6 +14,7 @@ from zoo_medical_ct.data import DEMO_PATIENTS
 from zoo_medical_ct.demo import held_out_studies
 
 from ct_testing import recipe_for
+from report_testing import chromium_dom, decode_all, needs_chromium, section
 
 ZOO = Path(sys.executable).with_name("zoo")
 
@@ -66,6 +67,50 @@ def test_a_run_gets_study_level_metrics_and_the_report_recomputes_them(ct_cache,
     assert "## Clinical metrics (study level)" in card and "not for clinical use" in card
     clinical_report(result.path)                                        # again: the section is replaced
     assert (result.path / "MODEL_CARD.md").read_text().count("## Clinical metrics") == 1
+    _study_section_holds_the_errors_at_the_threshold(result.path, meta, saved)
+
+
+def _study_section_holds_the_errors_at_the_threshold(run: Path, meta: dict, saved: dict) -> None:
+    """report.html: the plugin's study-level section lists exactly the studies the threshold gets wrong."""
+    import re
+
+    from zoo.report_html import render_report
+    from zoo.runs import saved_scores
+    from zoo_medical_ct.metrics import aggregate
+
+    page = render_report(run)
+    body = section(page, "plugin-0-study-level-results")
+    assert f"{meta['decision_threshold']:.4f}" in body
+    studies = meta["data_metadata"]["studies"]["validation"]
+    labels, scores = saved_scores(run, "validation")
+    ids = [s[0] for s in studies for _ in range(int(s[2]))]
+    keys, study_scores = aggregate(scores, ids, "mean")
+    truth = {s[0]: int(s[3]) for s in studies}
+    called = {k: v >= meta["decision_threshold"] for k, v in zip(keys, study_scores)}
+    missed = sorted(k for k in keys if truth[k] == 1 and not called[k])
+    alarms = sorted(k for k in keys if truth[k] == 0 and called[k])
+    validation = body.split("<strong>validation</strong>", 1)[1].split("<strong>test</strong>", 1)[0]
+    listed = re.findall(r"<tr><td>(missed positive|false alarm)</td><td><code>([^<]+)</code>", validation)
+    assert sorted(k for kind, k in listed if kind == "missed positive") == missed
+    assert sorted(k for kind, k in listed if kind == "false alarm") == alarms
+    assert f"{len(missed)} of {saved['validation']['positives']} positive studies missed" in body
+    assert f"{len(alarms)} of {saved['validation']['n'] - saved['validation']['positives']} negative" in body
+    assert decode_all(body) == 1  # the ROC/PR plot, in this section ...
+    assert "clinical_roc_pr.png" not in page.split('id="plugin-0')[0]  # ... and not again under "Plots"
+    (run / "report.html").write_text(page)
+
+
+@needs_chromium
+def test_the_report_page_renders_the_study_section(ct_cache, tmp_path):
+    from zoo.report_html import write_report
+    from zoo.training.finetune import finetune
+    from zoo_medical_ct import plugin
+
+    recipe = recipe_for({"epochs": 1, "strategy": "linear-probe", "weights": "none", "val_fraction": 0.25,
+                         "test_fraction": 0.25}, demo_patients=12, image_size=32, min_positives=1)
+    run = finetune(plugin, recipe, runs_dir=tmp_path / "runs", verbose=0).path
+    dom = chromium_dom(write_report(run), tmp_path)
+    assert "Study-level results" in dom and "positive studies missed" in dom
 
 
 @pytest.mark.slow

@@ -182,3 +182,32 @@ def test_zoo_predict_on_a_csv_applies_the_threshold(run, calibrated, tmp_path):
         cli = json.loads(out.stdout)
         np.testing.assert_allclose([r["score"] for r in cli], [r["score"] for r in rows], atol=2e-5)
         assert [r["label"] for r in cli] == [r["label"] for r in rows]
+
+
+def test_report_page_shows_the_cost_of_each_threshold(run, tmp_path):
+    """report.html: the plugin's cost section, its curve recomputed from the saved validation scores."""
+    from zoo.report_html import render_report
+    from zoo.runs import read_run, saved_scores
+    from zoo_tabular_fraud.report import cost_curve
+
+    from report_testing import CHROMIUM, chromium_dom, decode_all, section
+
+    meta = read_run(run)
+    chosen = meta["analysis"]["threshold"]
+    labels, scores = saved_scores(run, "validation")
+    cuts, cost = cost_curve(labels, scores, chosen["cost_fn"], chosen["cost_fp"])
+    assert np.all(np.diff(cuts) < 0) and len(cuts) == len(np.unique(scores))
+    flagged = scores.reshape(-1) >= chosen["threshold"]
+    y = labels.reshape(-1).astype(int)
+    direct = 1000.0 * (chosen["cost_fn"] * np.sum(~flagged & (y == 1)) + chosen["cost_fp"] * np.sum(flagged & (y == 0)))
+    assert direct / len(y) == pytest.approx(chosen["cost_per_1000"])
+    if chosen["objective"].startswith("minimum expected cost"):
+        assert chosen["cost_per_1000"] <= cost.min() + 1e-9  # no threshold on the curve costs less
+    page = render_report(run)
+    body = section(page, "plugin-0-cost-of-errors-by-threshold")
+    assert f"{chosen['threshold']:.4f}" in body and f"{chosen['cost_per_1000']:.2f}" in body
+    assert f"{chosen['true_positives']} of {chosen['true_positives'] + chosen['false_negatives']}" in body
+    assert decode_all(body) == 1
+    (tmp_path / "report.html").write_text(page)
+    if CHROMIUM is not None:  # `make test` installs it
+        assert "Cost of errors by threshold" in chromium_dom(tmp_path / "report.html", tmp_path)

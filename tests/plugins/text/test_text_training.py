@@ -54,6 +54,7 @@ def test_ner_finetune_beats_the_majority_tag_baseline(tmp_path):
     assert baseline == 0.0 and f1 >= 0.7, (f1, baseline)
     meta = json.loads((result.path / "zoo.json").read_text())
     assert set(meta["analysis"]["entity_scores"]["test"]["per_type"]) == {"LOC", "ORG", "PER"}
+    _report_page_has_the_entity_table(result.path, meta, tmp_path)
 
     # zoo predict: one tag per word, from the run and from its verified ONNX export
     from zoo.deploy import export_run, predict
@@ -137,3 +138,29 @@ def test_binary_and_multilabel_train(tmp_path, name):
     result = finetune(plugin, recipe, runs_dir=tmp_path, verbose=0)
     assert result.model.output.shape[-1] == (1 if plugin.task.kind == "binary" else 4)
     assert result.test_metrics["auc"] > 0.6, result.test_metrics
+
+
+def _report_page_has_the_entity_table(run, meta, tmp_path):
+    """report.html: the NER plugin's section, one row per entity type with the run's own scores."""
+    import re
+
+    from zoo.report_html import render_report
+
+    from report_testing import CHROMIUM, chromium_dom, section
+
+    body = section(render_report(run), "plugin-0-per-entity-scores")
+    for split in ("validation", "test"):
+        scores = meta["analysis"]["entity_scores"][split]
+        part = body.split(f"<strong>{split}</strong>", 1)[1]
+        table = part.split("</table>", 1)[0]
+        rows = re.findall(r"<tr><td>(\w+)</td><td[^>]*>([\d.]+)</td><td[^>]*>([\d.]+)</td><td[^>]*>([\d.]+)</td>", table)
+        assert {kind for kind, *_ in rows} == {"LOC", "ORG", "PER"}
+        for kind, precision, recall, f1 in rows:
+            s = scores["per_type"][kind]
+            assert (float(precision), float(recall), float(f1)) == pytest.approx(
+                (s["precision"], s["recall"], s["f1"]), abs=5e-4)
+        assert f"{scores['f1']:.3f}" in table
+    if CHROMIUM is not None:  # `make test` installs it
+        page = tmp_path / "ner-report.html"
+        page.write_text(render_report(run))
+        assert "Per-entity scores" in chromium_dom(page, tmp_path)

@@ -19,6 +19,10 @@ STAGES = {
     "mobilenet_v3_small": (None, "conv_1", 7),
     "mobilenet_v3_large": (None, "conv_1", 8),
     "efficientnet_v2_b0": (None, "top_conv", 8),
+    # stem, the seven stages of the paper, the fixed head convolution
+    "efficientnet_lite0": ("stem_conv", "top_conv", 9),
+    "efficientnet_lite1": ("stem_conv", "top_conv", 9),
+    "efficientnet_lite2": ("stem_conv", "top_conv", 9),
     "resnet50": ("conv1_pad", "conv5_block1_1_conv", 5),
     "convnext_tiny": ("convnext_tiny_prestem_normalization", None, 6),
 }

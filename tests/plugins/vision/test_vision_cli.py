@@ -70,7 +70,8 @@ def test_plugins_info_lists_the_backbones():
     assert out.returncode == 0, out.stderr
     info = json.loads(out.stdout)
     assert set(info["backbones"]) == {"mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large",
-                                      "efficientnet_v2_b0", "resnet50", "convnext_tiny"}
+                                      "efficientnet_v2_b0", "efficientnet_lite0", "efficientnet_lite1",
+                                      "efficientnet_lite2", "resnet50", "convnext_tiny"}
     assert info["backbones"]["mobilenet_v2"]["parameters"] == "2.26M"
     assert info["contract"] == 2
     assert info["options"]["image_size"]["default"] == 128 and info["options"]["image_size"]["min"] == 32
