@@ -73,7 +73,7 @@ def main(epochs: int | None = None, candidates: int = 6, samples: int = 500, plu
     for name in plugins.split(","):
         r = one_plugin(name, epochs, candidates, samples)
         extra = {k: v for k, v in r.items() if k != "plugin"}
-        out.append(report(f"select[{name}] rank agreement",
+        out.append(report(f"model_select[{name}] rank agreement",
                           f"Kendall tau, LogME vs fine-tuned {r['monitor']} ({len(r['finetuned'])} candidates, "
                           f"{epochs or 'default'} epochs each; top-ranked {'within' if r['top_within_1_point'] else 'not within'} "
                           f"1 point of the best)",
@@ -81,7 +81,7 @@ def main(epochs: int | None = None, candidates: int = 6, samples: int = 500, plu
                           r["tau"] >= 0.6 and r["top_within_1_point"], extra))
         per = r["brute_force_seconds"] / len(r["finetuned"])
         every = r["select_seconds"] / (per * r["candidates_scored"])
-        out.append(report(f"select[{name}] time", f"zoo select ({r['select_seconds']} s, {r['candidates_scored']} "
+        out.append(report(f"model_select[{name}] time", f"zoo select ({r['select_seconds']} s, {r['candidates_scored']} "
                           f"candidates) / fine-tuning {len(r['finetuned'])} of them ({r['brute_force_seconds']} s); "
                           f"against all {r['candidates_scored']} at the measured mean: {every:.3f}",
                           summary([r["time_ratio"]]), "<= 0.05", r["time_ratio"] <= 0.05,

@@ -55,3 +55,22 @@ def chromium_dom(html: Path, tmp_path: Path) -> str:
     assert dom.returncode == 0, dom.stderr[-2000:]
     assert "CONSOLE" not in dom.stderr, dom.stderr[-2000:]  # no console errors or messages
     return dom.stdout
+
+
+def chromium_checked(html: Path, tmp_path: Path, sections: tuple[str, ...]) -> str:
+    """Render a report page in headless Chromium: no console message, the sections there, every image
+    decoded, and a screenshot that is not blank. Returns the DOM."""
+    from PIL import Image
+
+    dom = chromium_dom(html, tmp_path)
+    for sid in sections:
+        assert f'id="{sid}' in dom, sid
+    assert decode_all(dom) == len(images(Path(html).read_text()))
+    shot = tmp_path / "report.png"
+    out = subprocess.run([*chromium_command(tmp_path), f"--screenshot={shot}", "--window-size=1280,3000",
+                          Path(html).resolve().as_uri()], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and shot.is_file(), out.stderr[-2000:]
+    with Image.open(shot) as image:
+        assert image.size == (1280, 3000)
+        assert len(set(image.convert("L").resize((64, 192)).getdata())) > 8  # drawn, not a blank page
+    return dom

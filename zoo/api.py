@@ -497,6 +497,14 @@ class Plugin:
       time the report is written (end of `zoo finetune`, `zoo evaluate`, `zoo export`) with the
       run folder and its `zoo.json` as a dict. It must not need TensorFlow: read what
       `analyze` saved in the run folder.
+    - `preview(inputs, recipe, options, metadata) -> bytes | str | None`: optional; what one
+      sample looks like, for the report's worst-scored validation samples: PNG/JPEG bytes (a
+      thumbnail, at most a few hundred pixels across; `zoo.data.thumbnail_png` makes one) or a
+      short text (a sentence, a row's fields). `inputs` is one sample as the data adapter's
+      dataset yields it, in numpy (an array, or a dict of arrays keyed by input name);
+      `metadata` is the bundle's `DataBundle.metadata` (e.g. the vocabularies that turn codes
+      back into text). Called at the end of `zoo finetune` for those samples only; the results
+      are saved under `samples/` in the run folder.
     - `contract`: the contract version the plugin is written to (2 is current; None: detected).
     """
 
@@ -516,6 +524,7 @@ class Plugin:
     resolve_backbone: Callable[[str], BackboneSpec | None] | None = None
     contract: int | None = None
     report_sections: Callable[..., list] | None = None
+    preview: Callable[..., Any] | None = None
 
     def __post_init__(self):
         if self.resolve_backbone is None:
@@ -612,6 +621,8 @@ class Plugin:
             problems.append("resolve_backbone must be callable")
         if self.report_sections is not None and not callable(self.report_sections):
             problems.append("report_sections must be callable: report_sections(run_dir, meta) -> [ReportSection]")
+        if self.preview is not None and not callable(self.preview):
+            problems.append("preview must be callable: preview(inputs, recipe, options, metadata) -> PNG bytes or text")
         if not problems:
             from zoo import contract
 

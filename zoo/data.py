@@ -32,7 +32,7 @@ import numpy as np
 
 from zoo.errors import DataError
 
-__all__ = ["split_indices", "split_counts", "cache_dir", "progress"]
+__all__ = ["split_indices", "split_counts", "cache_dir", "progress", "thumbnail_png"]
 
 
 def split_counts(n: int, val_fraction: float, test_fraction: float) -> tuple[int, int]:
@@ -123,3 +123,29 @@ def progress(items, label: str, total: int | None = None, unit: str = ""):
     from zoo_export.progress import track
 
     return track(items, label, total=total, unit=unit)
+
+
+def thumbnail_png(image, value_range: tuple[float, float] = (0.0, 255.0), max_size: int = 96) -> bytes:
+    """PNG bytes of an image array (H, W), (H, W, 1) or (H, W, 3), at most `max_size` px across.
+
+    Values are mapped linearly from `value_range` to 0-255 and clipped (a CT window: `(-1350, 150)`).
+    What a `Plugin.preview` returns for an image sample. Example: `thumbnail_png(x["image"])`.
+    """
+    import io
+
+    from PIL import Image
+
+    array = np.asarray(image, dtype=np.float64)
+    if array.ndim == 3 and array.shape[-1] == 1:
+        array = array[..., 0]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] != 3):
+        raise ValueError(f"an image is (H, W), (H, W, 1) or (H, W, 3), got shape {array.shape}")
+    low, high = (float(v) for v in value_range)
+    if not high > low:
+        raise ValueError(f"value_range must be (low, high) with high > low, got {value_range}")
+    pixels = np.clip(np.round((array - low) / (high - low) * 255.0), 0, 255).astype(np.uint8)
+    picture = Image.fromarray(pixels)
+    picture.thumbnail((max_size, max_size))
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    return buffer.getvalue()

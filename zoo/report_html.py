@@ -32,6 +32,7 @@ import json
 import logging
 import math
 import re
+import shutil
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -47,6 +48,9 @@ SCORES_FILE = "scores.npz"
 #: scores are saved for the report when a split's array is at most this many values
 MAX_SAVED_SCORES = 5_000_000
 WORST_SAMPLES = 10
+#: the folder of a run holding the plugin's previews of the worst-scored samples
+PREVIEW_DIR = "samples"
+MAX_PREVIEW_TEXT = 400
 #: the plots `write_plots` makes; the page draws its own versions of these from the scores
 CORE_PLOTS = ("curves.png", "confusion_matrix.png", "roc_pr.png")
 
@@ -61,7 +65,7 @@ th,td{border:1px solid #dde3ea;padding:4px 9px;text-align:left;vertical-align:to
 th{background:#eef2f6}td.num{text-align:right;font-variant-numeric:tabular-nums}
 tr.diff td{background:#fff6db}.ok{color:#1a7f37;font-weight:600}.bad{color:#c62828;font-weight:600}
 figure{display:inline-block;margin:6px 12px 6px 0;vertical-align:top}
-figure img{max-width:100%;border:1px solid #eef2f6}figcaption{font-size:.85em;color:#5a6573}
+figure img{max-width:100%;border:1px solid #eef2f6}img.thumb{max-width:96px;max-height:96px;image-rendering:pixelated}figcaption{font-size:.85em;color:#5a6573}
 code{background:#eef2f6;padding:1px 4px;border-radius:3px}.note{color:#5a6573;font-size:.9em}
 nav a{margin-right:12px;color:#1f3a5f}
 """
@@ -420,12 +424,7 @@ def _task_plots(run: Path, meta: dict, task) -> list[str]:
     labels, scores = pair
     threshold = meta.get("decision_threshold")
     sections = []
-    try:
-        predicted = task.predicted_classes(scores, threshold)
-    except Exception as exc:  # noqa: BLE001 - a plugin's own task kind may not predict classes
-        log.info("no predicted classes for the report: %s", exc)
-        predicted = None
-    binary = len(names) == 2 and reports.binary_scores(scores) and predicted is not None
+    predicted, binary = _predictions(labels, scores, names, task, threshold)
     if predicted is not None and names and np.asarray(labels).shape[:1] == np.asarray(predicted).shape[:1] \
             and np.asarray(predicted).ndim == 1:
         y = np.asarray(labels).reshape(-1).astype(int)
@@ -452,17 +451,17 @@ def _task_plots(run: Path, meta: dict, task) -> list[str]:
                        [[f"{r['low']:.1f}-{r['high']:.1f}", r["mean_score"], r["positive_rate"], r["count"]]
                         for r in rows])
         sections.append(_section("Reliability diagram", body, "reliability"))
-    worst = _worst(labels, scores, names, task, predicted, binary)
+    worst = _worst(run, labels, scores, names, task, predicted, binary)
     if worst:
         sections.append(worst)
     return sections
 
 
-def _worst(labels, scores, names, task, predicted, binary) -> str:
-    """The validation samples whose true class got the lowest score."""
+def _worst_rows(labels, scores, names, task, predicted, binary) -> list[tuple[int, Any, Any, float]]:
+    """`(row, true class, predicted class, score of the true class)` of the lowest-scored validation samples."""
     labels, scores = np.asarray(labels), np.asarray(scores, dtype=np.float64)
     if predicted is None or not names or task.per_position or len(labels) == 0:
-        return ""
+        return []
     y = labels.reshape(-1).astype(int)
     if binary:
         s = scores.reshape(-1)
@@ -470,14 +469,74 @@ def _worst(labels, scores, names, task, predicted, binary) -> str:
     elif scores.ndim == 2 and scores.shape[1] == len(names) and len(y) == len(scores):
         true_score = scores[np.arange(len(y)), np.clip(y, 0, len(names) - 1)]
     else:
-        return ""
+        return []
     order = np.argsort(true_score, kind="stable")[:WORST_SAMPLES]
-    rows = [[int(i), names[y[i]] if 0 <= y[i] < len(names) else y[i],
+    return [(int(i), names[y[i]] if 0 <= y[i] < len(names) else y[i],
              names[int(predicted[i])] if 0 <= int(predicted[i]) < len(names) else predicted[i],
-             float(true_score[i])] for i in order]
+             float(true_score[i])) for i in order]
+
+
+def _predictions(labels, scores, names, task, threshold) -> tuple[Any, bool]:
+    """The task's predicted classes (None when its kind does not predict classes) and whether it is binary."""
+    from zoo import reports
+
+    try:
+        predicted = task.predicted_classes(scores, threshold)
+    except Exception as exc:  # noqa: BLE001 - a plugin's own task kind may not predict classes
+        log.info("no predicted classes for the report: %s", exc)
+        predicted = None
+    return predicted, bool(len(names) == 2 and reports.binary_scores(scores) and predicted is not None)
+
+
+def worst_rows(labels, scores, names, task, threshold=None) -> list[int]:
+    """Positions in the validation split of the samples the report lists as worst scored."""
+    predicted, binary = _predictions(labels, scores, list(names or []), task, threshold)
+    return [row[0] for row in _worst_rows(labels, scores, list(names or []), task, predicted, binary)]
+
+
+def save_previews(run: str | Path, previews: dict[int, bytes | str]) -> None:
+    """`samples/validation-<row>.png|.jpg|.txt` for each row's preview (what `Plugin.preview` returned)."""
+    folder = Path(run) / PREVIEW_DIR
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
+    for row, preview in previews.items():
+        if isinstance(preview, (bytes, bytearray)):
+            raw = bytes(preview)
+            suffix = ".png" if raw[:8] == b"\x89PNG\r\n\x1a\n" else ".jpg" if raw[:3] == b"\xff\xd8\xff" else None
+            if suffix is None:
+                log.warning("a sample preview is neither PNG nor JPEG; left out")
+                continue
+            (folder / f"validation-{row}{suffix}").write_bytes(raw)
+        elif isinstance(preview, str):
+            text = preview if len(preview) <= MAX_PREVIEW_TEXT else preview[:MAX_PREVIEW_TEXT - 3] + "..."
+            (folder / f"validation-{row}.txt").write_text(text)
+
+
+def _preview_cell(run: Path, row: int) -> Any:
+    folder = Path(run) / PREVIEW_DIR
+    for suffix in (".png", ".jpg"):
+        path = folder / f"validation-{row}{suffix}"
+        if path.is_file():
+            try:
+                return _Raw(f'<img class="thumb" src="{data_uri(path)}" alt="validation row {row}">')
+            except (OSError, ValueError):
+                return ""
+    path = folder / f"validation-{row}.txt"
+    return path.read_text() if path.is_file() else ""
+
+
+def _worst(run: Path, labels, scores, names, task, predicted, binary) -> str:
+    """The validation samples whose true class got the lowest score, with the plugin's previews if saved."""
+    rows = _worst_rows(labels, scores, names, task, predicted, binary)
+    if not rows:
+        return ""
+    previews = [_preview_cell(run, row[0]) for row in rows]
+    header = ["row", "true", "predicted", "score of the true class"]
+    if any(previews):
+        header.append("sample")
+        rows = [[*row, cell] for row, cell in zip(rows, previews)]
     return _section("Worst-scored validation samples", '<p class="note">row = position in the validation split'
-                    "; the score the model gave the true class</p>"
-                    + _table(["row", "true", "predicted", "score of the true class"], rows), "worst-samples")
+                    "; the score the model gave the true class</p>" + _table(header, rows), "worst-samples")
 
 
 def _other_plots(run: Path, shown_scores: bool, shown: frozenset[Path] = frozenset()) -> str:

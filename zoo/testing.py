@@ -93,6 +93,10 @@ def check_plugin(plugin, recipe: Mapping[str, Any] | None = None, backbones: lis
         problems.attempt("DataBundle.augment", "augment(inputs_dict, training=True) must return a dict with the "
                          "same keys, shapes and dtypes (see docs/plugins.md, 'Augmentation')",
                          lambda: _check_augment(bundle, resolved))
+        if plugin.preview is not None:
+            problems.attempt("Plugin.preview", "preview(inputs, recipe, options, metadata) must return PNG/JPEG "
+                             "bytes, a str or None (see docs/plugins.md, 'The run report')",
+                             lambda: _check_preview(plugin, bundle, resolved, opts, report))
     signature = bundle.input_signature if bundle is not None else None
     if signature is not None:
         for key in (backbones if backbones is not None else list(plugin.backbones)):
@@ -162,6 +166,17 @@ def _check_bundle(plugin, bundle, report) -> list[str]:
     if bundle.augment is not None and not callable(bundle.augment):
         problems.append("DataBundle.augment must be callable (a Keras layer taking the inputs dict)")
     return problems
+
+
+def _check_preview(plugin, bundle, recipe, options, report) -> None:
+    x, _ = next(bundle.validation.take(1).as_numpy_iterator())
+    out = plugin.preview(x, recipe, options, dict(bundle.metadata or {}))
+    if isinstance(out, (bytes, bytearray)):
+        if not (out[:8] == b"\x89PNG\r\n\x1a\n" or out[:3] == b"\xff\xd8\xff"):
+            raise ValueError("the bytes returned are neither PNG nor JPEG")
+    elif out is not None and not isinstance(out, str):
+        raise TypeError(f"returned {type(out).__name__}")
+    report["preview"] = None if out is None else ("image" if isinstance(out, (bytes, bytearray)) else "text")
 
 
 def _check_augment(bundle, recipe) -> None:

@@ -27,6 +27,15 @@ def test_rows_of_accepts_every_result_shape():
     assert run_all.fmt_ratio(row["ratio"]) == "2.000 (1.500-3.000, n=3)"
 
 
+def test_every_row_of_the_committed_page_belongs_to_a_script():
+    """`--only` keeps the other scripts' rows by the script a row name starts with: a row whose name
+    maps to no script would be dropped by the next partial run."""
+    for entry in run_all.results_from_page(BENCH / "RESULTS.md"):
+        assert entry["script"] in run_all.SCRIPTS, entry["script"]
+        assert "error" not in entry, (entry["script"], entry.get("error"))
+    assert run_all.script_of("model_select[vision] time") == "model_select"
+
+
 def test_gpu_section_reports_the_measured_file(tmp_path):
     results = {
         "date": "2026-01-02", "accelerator": "NVIDIA H200", "backend": "tensorflow",

@@ -252,14 +252,16 @@ def test_check_plugin_lists_every_failure_with_its_hook_and_fix(toy_plugin):
         return [["conv1"]]
 
     spec = dataclasses.replace(toy_plugin.backbones["toy_cnn"], blocks=bad_blocks)
-    plugin = dataclasses.replace(toy_plugin, name="toy-broken", data=Broken(), backbones={"toy_cnn": spec})
+    plugin = dataclasses.replace(toy_plugin, name="toy-broken", data=Broken(), backbones={"toy_cnn": spec},
+                                 preview=lambda inputs, recipe, options, metadata: inputs["pixels"].tobytes())
     with pytest.raises(AssertionError) as caught:
         check_plugin(plugin, recipe={"options": {"samples": 60}}, check_import=False)
     text = str(caught.value)
+    assert "Plugin.preview raised ValueError: the bytes returned are neither PNG nor JPEG" in text
     assert "DataAdapter.demo: train labels" in text and "outside the 2 classes" in text
     assert "DataBundle.augment" in text and "same keys" in text
     assert "backbone 'toy_cnn'" in text and "blocks(model)" in text
-    assert len([line for line in text.splitlines() if line.startswith("- ")]) >= 4
+    assert len([line for line in text.splitlines() if line.startswith("- ")]) >= 5
 
 
 def test_rows_must_tie_every_row_to_a_source():

@@ -494,6 +494,29 @@ def score_metrics(task, labels: np.ndarray, scores: np.ndarray) -> dict[str, flo
     return task.score(labels, scores)
 
 
+def sample_previews(plugin, recipe, dataset, rows: list[int], metadata: dict | None = None) -> dict[int, bytes | str]:
+    """`Plugin.preview` of the samples at `rows` of an unbatched dataset (one pass, up to the last row).
+
+    A preview that raises is left out with a warning: the run is not lost to a thumbnail.
+    """
+    wanted, out = set(rows), {}
+    if not wanted:
+        return out
+    options = plugin.options_for(recipe)
+    for i, (x, _y) in enumerate(dataset.take(max(wanted) + 1).as_numpy_iterator()):
+        if i not in wanted:
+            continue
+        try:
+            preview = plugin.preview(x, recipe, options, dict(metadata or {}))
+        except Exception as exc:  # noqa: BLE001 - a plugin's preview must not fail the run
+            log.warning("plugin %s: preview of validation row %d failed (%s: %s); left out of the report",
+                        plugin.name, i, type(exc).__name__, exc)
+            continue
+        if preview is not None:
+            out[i] = preview
+    return out
+
+
 def _finish(plugin, recipe, bundle, parts, run, meta, stopped_by, epochs_run, cached, timings, lap) -> RunResult:
     import keras
 
@@ -537,6 +560,10 @@ def _finish(plugin, recipe, bundle, parts, run, meta, stopped_by, epochs_run, ca
             meta["deployment"] = {**meta.get("deployment", {}), **analysis.pop("deployment")}
         if analysis:
             meta["analysis"] = analysis
+    if plugin.preview is not None:
+        rows = report_html.worst_rows(y_val, s_val, bundle.class_names, plugin.task, meta.get("decision_threshold"))
+        report_html.save_previews(run, sample_previews(plugin, recipe, limit(bundle.validation, recipe.max_samples),
+                                                       rows, bundle.metadata))
     meta.update({
         "metrics": {"validation": val_metrics, "test": test_metrics},
         "epochs_run": epochs_run,

@@ -48,6 +48,14 @@ def report_sections(run_dir, meta) -> list:
     return sections(run_dir, meta)
 
 
+def preview(inputs, recipe, options, metadata) -> bytes:
+    """`Plugin.preview`: the sample's centre slice in a lung window (W 1500, L -600), as a thumbnail."""
+    from zoo.data import thumbnail_png
+
+    hu = inputs["hu"]
+    return thumbnail_png(hu[..., hu.shape[-1] // 2], value_range=(-1350.0, 150.0))
+
+
 try:
     __version__ = metadata.version("keras-zoo-medical-ct")
 except metadata.PackageNotFoundError:   # imported from a source tree
@@ -81,5 +89,6 @@ plugin = Plugin(
     custom_objects_module="zoo_medical_ct.layers",
     analyze=analyze,
     report_sections=report_sections,
+    preview=preview,
     contract=2,
 )

@@ -51,6 +51,13 @@ def _pretrain(source, recipe, options, out_dir):
     return pretrain(source, recipe, options, out_dir)
 
 
+def _preview(inputs, recipe, options, metadata) -> str:
+    """`Plugin.preview`: the row's fields as the data had them, `column=value`, in the data's column order."""
+    from zoo_tabular_fraud.report import row_text
+
+    return row_text(inputs, metadata)
+
+
 def _report_sections(run_dir, meta):
     from zoo_tabular_fraud.report import report_sections
 
@@ -78,6 +85,7 @@ plugin = Plugin(
     pretrain=_pretrain,
     analyze=_analyze,
     report_sections=_report_sections,
+    preview=_preview,
     options=dict(OPTIONS),
     contract=2,
 )

@@ -22,6 +22,41 @@ def cost_curve(labels, scores, cost_fn: float, cost_fp: float) -> tuple[np.ndarr
     return cuts, 1000.0 * cost / max(pos + neg, 1)
 
 
+def row_text(inputs: dict, metadata: dict | None = None, limit: int = 16) -> str:
+    """`amount=12.5, country=fr, ...`: one row's fields (the first `limit` columns).
+
+    Categorical codes go back to their text through the bundle's vocabularies (`metadata`); a
+    code outside them (rare or unseen in training) shows as `<other>`, a missing value as `missing`.
+    Timestamps show in UTC.
+    """
+    import datetime as dt
+
+    from zoo_tabular_fraud.schema import category_code
+
+    metadata = metadata or {}
+    names = {column: {(int(text[5:]) if text.startswith("code ") and text[5:].isdigit() else category_code(text)):
+                      text for text in texts}
+             for column, texts in (metadata.get("vocabularies") or {}).items()}
+    kinds = {c.get("input", c.get("name")): c.get("kind") for c in (metadata.get("schema") or {}).get("columns", [])}
+    parts = []
+    for name, value in list(inputs.items())[:limit]:
+        value = np.asarray(value).reshape(-1)[0]
+        kind = kinds.get(name)
+        if kind == "categorical" or name in names:
+            text = "missing" if int(value) == 0 else names.get(name, {}).get(int(value), "<other>")
+        elif isinstance(value, np.floating) and np.isnan(value):
+            text = "missing"
+        elif kind == "timestamp":
+            text = dt.datetime.fromtimestamp(float(value), dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        elif isinstance(value, np.floating):
+            text = f"{float(value):.6g}"
+        else:
+            text = str(value)
+        parts.append(f"{name}={text}")
+    more = len(inputs) - limit
+    return ", ".join(parts) + (f", ... {more} more" if more > 0 else "")
+
+
 def report_sections(run_dir, meta) -> list:
     from zoo.api import ReportSection
     from zoo.runs import saved_scores
@@ -71,4 +106,4 @@ def _plot(cuts, cost, chosen, flag_none) -> bytes:
     return buffer.getvalue()
 
 
-__all__ = ["cost_curve", "report_sections"]
+__all__ = ["cost_curve", "report_sections", "row_text"]

@@ -97,6 +97,7 @@ NER_OPTIONS = {
 def _text_plugin(name: str, kind: str, summary: str, recipe: dict) -> Plugin:
     ner = kind == "token-multiclass"
     output = "sequence" if ner else "pooled"  # NER tags every position; sentence tasks pool
+    data = NerData() if ner else TextData(kind)
     return Plugin(
         name=name,
         domain="text",
@@ -104,12 +105,13 @@ def _text_plugin(name: str, kind: str, summary: str, recipe: dict) -> Plugin:
         backbones={DEFAULT_BACKBONE: text_spec(DEFAULT_BACKBONE, output)},
         default_backbone=DEFAULT_BACKBONE,
         task=TaskSpec(kind=kind),
-        data=NerData() if ner else TextData(kind),
+        data=data,
         recipe=dict(recipe),
         version=__version__,
         custom_objects_module="zoo_text.layers",
         analyze=analyze_ner if ner else None,
         report_sections=ner_report_sections if ner else None,
+        preview=None if ner else data.preview,  # NER has no worst-scored sentence list: scores are per word
         options=dict(NER_OPTIONS) if ner else sentence_options(kind),
         resolve_backbone=partial(resolve_text_backbone, output=output),
         contract=2,

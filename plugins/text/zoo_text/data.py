@@ -140,6 +140,21 @@ class TextData(DataAdapter):
         self.kind = kind
         self._encoders = _EncoderCache()
 
+    def preview(self, inputs, recipe, options, metadata) -> str:
+        """`Plugin.preview`: the sample's text back from its token ids (a pair joined by ` | `)."""
+        encoder = self._encoders.get(recipe.backbone, options["sequence_length"])
+        ids = np.asarray(inputs["token_ids"]).reshape(-1)
+        mask = np.asarray(inputs.get("padding_mask", ids != 0)).reshape(-1).astype(bool)
+        segments = np.asarray(inputs.get("segment_ids", np.zeros_like(ids))).reshape(-1)
+        special = set(int(t) for t in getattr(encoder.tokenizer, "special_token_ids", []) or [])
+        texts = []
+        for segment in sorted(set(segments[mask].tolist())):
+            keep = [int(t) for t, m, g in zip(ids, mask, segments) if m and g == segment and int(t) not in special]
+            if keep:
+                text = encoder.tokenizer.detokenize(np.asarray(keep, "int32"))
+                texts.append(text.numpy().decode("utf-8") if hasattr(text, "numpy") else str(text))
+        return " | ".join(texts)
+
     # ------------------------------------------------------------------ options
     def _checked(self, options: Mapping) -> Mapping:
         """`options` after the checks that span fields or values the declarations cannot express."""

@@ -43,6 +43,13 @@ DEFAULT_RECIPE = {
     },
 }
 
+def preview(inputs, recipe, options, metadata) -> bytes:
+    """`Plugin.preview`: a thumbnail of the image (pixel values 0-255, as the dataset yields them)."""
+    from zoo.data import thumbnail_png
+
+    return thumbnail_png(inputs["image"])
+
+
 plugin = Plugin(
     name="vision",
     domain="vision",
@@ -56,6 +63,7 @@ plugin = Plugin(
     custom_objects_module="zoo_vision.layers",
     options=dict(OPTIONS),
     resolve_backbone=hub_spec,  # `hub:<preset-or-folder>` names
+    preview=preview,
     contract=2,
 )
 

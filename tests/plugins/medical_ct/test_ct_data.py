@@ -44,7 +44,7 @@ def assert_no_leakage(cohort):
 def test_conformance(ct_cache, tmp_path):
     report = check_plugin(plugin, recipe={"options": {"demo_patients": 8, "image_size": 32}},
                           backbones=["mobilenet_v2"], workdir=tmp_path)
-    assert report["backbones"]["mobilenet_v2"]["blocks"] >= 5
+    assert report["backbones"]["mobilenet_v2"]["blocks"] >= 5 and report["preview"] == "image"
     assert report["demo_train"] > report["demo_validation"] > 0
     # write_examples -> read_inputs -> predict: one row per written series (a study), not per slice
     assert report["predict"]["rows"] == len(report["predict"]["examples"]) == 2

@@ -14,7 +14,7 @@ from zoo_medical_ct.data import DEMO_PATIENTS
 from zoo_medical_ct.demo import held_out_studies
 
 from ct_testing import recipe_for
-from report_testing import chromium_dom, decode_all, needs_chromium, section
+from report_testing import chromium_checked, decode_all, needs_chromium, section
 
 ZOO = Path(sys.executable).with_name("zoo")
 
@@ -97,7 +97,14 @@ def _study_section_holds_the_errors_at_the_threshold(run: Path, meta: dict, save
     assert f"{len(alarms)} of {saved['validation']['n'] - saved['validation']['positives']} negative" in body
     assert decode_all(body) == 1  # the ROC/PR plot, in this section ...
     assert "clinical_roc_pr.png" not in page.split('id="plugin-0')[0]  # ... and not again under "Plots"
-    (run / "report.html").write_text(page)
+    # the worst-scored slices, each with its thumbnail (centre slice, lung window)
+    worst = section(page, "worst-samples")
+    thumbs = sorted((run / "samples").glob("validation-*.png"))
+    assert thumbs and worst.count('class="thumb"') == len(thumbs) == decode_all(worst)
+    from PIL import Image
+
+    with Image.open(thumbs[0]) as image:
+        assert image.mode == "L" and image.size == (32, 32)
 
 
 @needs_chromium
@@ -109,7 +116,8 @@ def test_the_report_page_renders_the_study_section(ct_cache, tmp_path):
     recipe = recipe_for({"epochs": 1, "strategy": "linear-probe", "weights": "none", "val_fraction": 0.25,
                          "test_fraction": 0.25}, demo_patients=12, image_size=32, min_positives=1)
     run = finetune(plugin, recipe, runs_dir=tmp_path / "runs", verbose=0).path
-    dom = chromium_dom(write_report(run), tmp_path)
+    dom = chromium_checked(write_report(run), tmp_path, ("summary", "metrics", "roc-pr", "worst-samples",
+                                                         "plugin-0-study-level-results", "exports", "model-card"))
     assert "Study-level results" in dom and "positive studies missed" in dom
 
 

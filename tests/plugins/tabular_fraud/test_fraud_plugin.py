@@ -25,7 +25,7 @@ def test_conformance():
     from zoo.testing import check_plugin
 
     report = check_plugin(plugin, recipe={"options": SMALL})
-    assert set(report["backbones"]) == {"ft_transformer", "mlp"}
+    assert set(report["backbones"]) == {"ft_transformer", "mlp"} and report["preview"] == "text"
     assert report["backbones"]["ft_transformer"]["blocks"] == 5 and report["backbones"]["mlp"]["blocks"] == 5
 
 

@@ -6,6 +6,7 @@ One short fine-tuning run (FT-Transformer, 2 epochs on a 6000-row demo) is share
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -190,7 +191,7 @@ def test_report_page_shows_the_cost_of_each_threshold(run, tmp_path):
     from zoo.runs import read_run, saved_scores
     from zoo_tabular_fraud.report import cost_curve
 
-    from report_testing import CHROMIUM, chromium_dom, decode_all, section
+    from report_testing import CHROMIUM, chromium_checked, decode_all, section
 
     meta = read_run(run)
     chosen = meta["analysis"]["threshold"]
@@ -208,6 +209,13 @@ def test_report_page_shows_the_cost_of_each_threshold(run, tmp_path):
     assert f"{chosen['threshold']:.4f}" in body and f"{chosen['cost_per_1000']:.2f}" in body
     assert f"{chosen['true_positives']} of {chosen['true_positives'] + chosen['false_negatives']}" in body
     assert decode_all(body) == 1
+    # the worst-scored rows with their fields as the data had them (codes back to text)
+    worst = section(page, "worst-samples")
+    countries = set(meta["data_metadata"]["vocabularies"]["country"])
+    shown = re.findall(r"(?<!_)country=([^,<]+)", worst)  # not home_country
+    assert len(shown) == 10 and set(shown) <= countries | {"missing", "&lt;other&gt;"}, shown
     (tmp_path / "report.html").write_text(page)
     if CHROMIUM is not None:  # `make test` installs it
-        assert "Cost of errors by threshold" in chromium_dom(tmp_path / "report.html", tmp_path)
+        dom = chromium_checked(tmp_path / "report.html", tmp_path, ("summary", "roc-pr", "worst-samples",
+                                                                    "plugin-0-cost-of-errors-by-threshold"))
+        assert "Cost of errors by threshold" in dom

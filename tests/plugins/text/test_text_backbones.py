@@ -21,6 +21,7 @@ def test_conformance(name):
     assert plugin.contract == 2 and plugin.validate() == []
     report = check_plugin(plugin, recipe={"options": SHORT}, check_import=name == "plugin", train=False)
     assert report["contract"] == 2
+    assert report.get("preview") == (None if name == "ner_plugin" else "text")  # NER scores words, not texts
     assert report["backbones"]["minilm_l6"]["blocks"] == 7  # embeddings + 6 transformer layers
     assert report["demo_train"] > 150 and report["demo_validation"] >= 40
 

@@ -36,6 +36,27 @@ def test_transfer_learning_is_real(tmp_path):
     meta = json.loads((pretrained.path / "zoo.json").read_text())
     assert meta["weights"] == "pretrained" and meta["backbone"] == "minilm_l6"
     assert meta["deployment"]["text_tokenizer"]["vocabulary_size"] == 30522
+    _worst_samples_show_their_text(random.path)
+
+
+def _worst_samples_show_their_text(run):
+    """The report's worst-scored validation texts: each one a demo text, decoded back from its token ids."""
+    from zoo.report_html import WORST_SAMPLES
+    from zoo_text import io
+    from zoo_text.data import demo_file
+
+    def squeeze(text):
+        return "".join(text.lower().split())
+
+    demo = {squeeze(r.fields["text"]) for r in io.read_table(demo_file("topics.csv"))}
+    texts = [p.read_text() for p in sorted((run / "samples").glob("validation-*.txt"))]
+    assert len(texts) == WORST_SAMPLES
+    assert all(squeeze(t) in demo for t in texts), texts
+    page = (run / "report.html").read_text()
+    worst = page.split('<section id="worst-samples">', 1)[1].split("</section>", 1)[0]
+    import html
+
+    assert "<th>sample</th>" in worst and all(html.escape(t) in worst for t in texts)
 
 
 def test_ner_finetune_beats_the_majority_tag_baseline(tmp_path):
@@ -146,7 +167,7 @@ def _report_page_has_the_entity_table(run, meta, tmp_path):
 
     from zoo.report_html import render_report
 
-    from report_testing import CHROMIUM, chromium_dom, section
+    from report_testing import CHROMIUM, chromium_checked, section
 
     body = section(render_report(run), "plugin-0-per-entity-scores")
     for split in ("validation", "test"):
@@ -163,4 +184,5 @@ def _report_page_has_the_entity_table(run, meta, tmp_path):
     if CHROMIUM is not None:  # `make test` installs it
         page = tmp_path / "ner-report.html"
         page.write_text(render_report(run))
-        assert "Per-entity scores" in chromium_dom(page, tmp_path)
+        assert "Per-entity scores" in chromium_checked(page, tmp_path, ("summary", "metrics",
+                                                                        "plugin-0-per-entity-scores"))

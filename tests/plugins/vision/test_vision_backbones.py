@@ -34,7 +34,7 @@ def test_check_plugin(vision_env, tmp_path):
     from zoo_vision.demo import CLASSES
 
     report = check_plugin(plugin, recipe={"options": {"image_size": 32}}, workdir=tmp_path)
-    assert report["contract"] == 2
+    assert report["contract"] == 2 and report["preview"] == "image"
     assert set(report["backbones"]) == set(IMAGENET_BACKBONES)
     assert report["demo_train"] > 100 and report["demo_validation"] >= 25
     # write_examples -> read_inputs -> predict: one prediction per example image

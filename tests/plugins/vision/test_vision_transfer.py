@@ -29,9 +29,30 @@ def test_linear_probe_with_imagenet_weights_beats_random_weights(vision_env, tmp
     for weights in ("imagenet", "none"):
         result = finetune(plugin, recipe({"weights": weights}), runs_dir=tmp_path / "runs", verbose=0)
         accuracy[weights] = result.metrics["accuracy"]
+        if weights == "imagenet":
+            _report_shows_the_worst_images(result.path, tmp_path)
         meta = json.loads((result.path / "zoo.json").read_text())
         assert meta["weights"] == weights and meta["backbone"] == "mobilenet_v2"
         assert meta["data_metadata"]["layout"] == "demo"
     assert accuracy["imagenet"] >= 0.65, accuracy
     assert accuracy["none"] <= 0.35, accuracy
     assert accuracy["imagenet"] - accuracy["none"] >= 0.40, accuracy
+
+
+def _report_shows_the_worst_images(run, tmp_path):
+    """report.html of the vision demo run: the worst-scored images as thumbnails, rendered in Chromium."""
+    import io
+
+    from PIL import Image
+
+    from report_testing import CHROMIUM, chromium_checked, decode_all, section
+
+    page = (run / "report.html").read_text()
+    worst = section(page, "worst-samples")
+    thumbs = sorted((run / "samples").glob("validation-*.png"))
+    assert len(thumbs) == 10 and worst.count('class="thumb"') == 10 == decode_all(worst)
+    with Image.open(io.BytesIO(thumbs[0].read_bytes())) as image:
+        assert image.mode == "RGB" and max(image.size) == 96  # 128 px images, thumbnails 96 px across
+    if CHROMIUM is not None:  # `make test` installs it
+        chromium_checked(run / "report.html", tmp_path, ("summary", "metrics", "learning-curves",
+                                                         "confusion-matrix", "worst-samples", "model-card"))
