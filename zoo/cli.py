@@ -227,6 +227,8 @@ RECIPE_OPTIONS = [
     click.option("--optimizer", type=click.Choice(OPTIMIZERS)),
     click.option("--weight-decay", type=float),
     click.option("--patience", type=int, help="Early-stopping patience in epochs (0: off)."),
+    click.option("--min-epochs", type=int,
+                 help="Early stopping neither stops nor takes its best weights before this many epochs."),
     click.option("--target", help="Stop when reached, e.g. 'val_auc>=0.95'."),
     click.option("--seed", type=int),
     click.option("--precision", type=click.Choice(PRECISIONS), help="auto: mixed bfloat16 on a GPU, else float32."),

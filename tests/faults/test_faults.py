@@ -305,6 +305,32 @@ def test_early_stopping_breaks_ties_by_validation_loss():
     assert stop.best_epoch == 2 and float(model.layers[0].kernel.numpy()[0, 0]) == 2.0
 
 
+def test_min_epochs_keeps_an_early_spike_from_being_the_best():
+    """recipe min_epochs -> start_from_epoch: a lucky epoch 0 is not restored, and does not start the patience."""
+    import keras
+
+    from zoo.training.callbacks import EarlyStopping
+    from zoo.training.recipe import Recipe
+
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    recipe = Recipe(min_epochs=3, patience=2)
+    stop = EarlyStopping(monitor="val_auc", mode="max", patience=recipe.patience, restore_best_weights=True,
+                         start_from_epoch=recipe.min_epochs)
+    stop.set_model(model)
+    model.stop_training = False
+    stop.on_train_begin()
+    for epoch, auc in enumerate([0.95, 0.80, 0.82, 0.85, 0.88, 0.86, 0.87]):
+        model.layers[0].kernel.assign([[float(epoch)]])
+        stop.on_epoch_end(epoch, {"val_auc": auc, "val_loss": 1.0 - auc})
+        if model.stop_training:
+            break
+    stop.on_train_end()
+    assert stop.best_epoch == 4 and float(model.layers[0].kernel.numpy()[0, 0]) == 4.0
+    assert stop.stopped_epoch == 6  # patience counted from epoch 3 on
+    with pytest.raises(Exception, match="min_epochs must be >= 0"):
+        Recipe(min_epochs=-1).validate()
+
+
 # --------------------------------------------------------------------------- predict at scale
 
 def test_predict_reports_an_unreadable_input_on_its_line_and_predicts_the_rest(toy_target, finished, tmp_path):

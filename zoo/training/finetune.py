@@ -387,8 +387,10 @@ def _callbacks(run: Path, monitor: str, mode: str, recipe: Recipe, target, has_v
                                         save_best_only=True, save_weights_only=True),
     ]
     if recipe.patience > 0:
+        # min_epochs: the first epochs are neither the best nor a reason to stop (a lucky early spike of a
+        # noisy validation metric would otherwise ship a model trained for one epoch)
         callbacks.append(EarlyStopping(monitor=monitor, mode=mode, patience=recipe.patience,
-                                       restore_best_weights=True))
+                                       restore_best_weights=True, start_from_epoch=recipe.min_epochs))
     target_cb = None
     if target is not None:
         target_cb = TargetReached(*target)

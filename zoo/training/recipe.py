@@ -76,6 +76,7 @@ class Recipe:
     optimizer: str = "adam"
     weight_decay: float = 0.0
     patience: int = 5
+    min_epochs: int = 0
     target: str | None = None
     seed: int = 42
     precision: str = "auto"
@@ -173,7 +174,8 @@ class Recipe:
             if getattr(self, key) < 1:
                 raise ConfigError(f"recipe {key} must be at least 1, got {getattr(self, key)}")
         limits = {"epochs": 100_000, "batch_size": 1_000_000, "trainable_blocks": 10_000, "unfreeze_every": 100_000,
-                  "lora_rank": 4096, "head_hidden": 1_000_000, "warmup_epochs": 100_000, "patience": 100_000}
+                  "lora_rank": 4096, "head_hidden": 1_000_000, "warmup_epochs": 100_000, "patience": 100_000,
+                  "min_epochs": 100_000}
         for key, most in limits.items():
             if getattr(self, key) > most:
                 raise ConfigError(f"recipe {key} must be at most {most:,}, got {getattr(self, key):,}")
@@ -183,7 +185,7 @@ class Recipe:
             raise ConfigError(f"recipe max_samples must be at least 1, got {self.max_samples}")
         if self.weight_decay < 0:
             raise ConfigError(f"recipe weight_decay must be >= 0, got {self.weight_decay}")
-        for key in ("warmup_epochs", "patience"):
+        for key in ("warmup_epochs", "patience", "min_epochs"):
             if getattr(self, key) < 0:
                 raise ConfigError(f"recipe {key} must be >= 0, got {getattr(self, key)}")
         if not 0 <= self.dropout < 1:
@@ -224,7 +226,7 @@ class Recipe:
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Recipe) if f.name != "options"}
 _INT_FIELDS = {"trainable_blocks", "unfreeze_every", "lora_rank", "head_hidden", "epochs", "batch_size",
-               "warmup_epochs", "patience", "seed", "max_samples"}
+               "warmup_epochs", "patience", "min_epochs", "seed", "max_samples"}
 _FLOAT_FIELDS = {"lr_decay", "dropout", "reg_weight", "learning_rate", "weight_decay", "val_fraction",
                  "test_fraction"}
 _BOOL_FIELDS = {"jit", "cache_features", "deterministic"}
