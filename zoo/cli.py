@@ -459,7 +459,7 @@ class ExportCommand(click.Command):
 @click.option("--verify/--no-verify", default=True, show_default=True,
               help="Run the artifact in its own runtime next to the Keras model before writing it.")
 @click.option("--samples", default=128, show_default=True, help="Validation samples to verify on.")
-@click.option("--calibration-samples", default=200, show_default=True, help="int8: representative samples.")
+@click.option("--calibration-samples", default=200, show_default=True, help="int8: training rows to calibrate on, drawn class by class.")
 @click.option("--min-agreement", default=0.95, show_default=True, help="int8/dynamic: decision agreement needed.")
 @click.option("--atol", type=float, help="Override the format's absolute tolerance.")
 @click.option("--opset", type=int, help="onnx: opset version.")

@@ -16,6 +16,8 @@ import logging
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
+
 
 from zoo import registry
 from zoo.errors import ConfigError, RunError
@@ -23,6 +25,57 @@ from zoo.loading import import_custom_objects, load_run
 from zoo.training import rundir
 
 log = logging.getLogger(__name__)
+
+
+def calibration_rows(labels: np.ndarray, n: int, seed: int, classes: int = 0) -> tuple[np.ndarray, str]:
+    """Which rows of a split calibrate int8, and how they were drawn.
+
+    With one class id per row (`classes` > 0, ids in 0..classes-1): the classes in turn, each class's rows in a seeded shuffle, until `n`
+    (a class with fewer rows gives all it has), so a rare class (fraud, a nodule) is represented
+    rather than left to chance in the first N rows. Otherwise (regression, label sets, per-position
+    labels): `n` rows evenly spaced over the split. The rows come back in split order.
+    """
+    labels = np.asarray(labels)
+    total = len(labels)
+    if n >= total:
+        return np.arange(total), "every row of the training split"
+    flat = labels.reshape(total, -1)
+    if classes > 0 and flat.shape[1] == 1 and np.all(np.mod(flat, 1) == 0) and np.all((flat >= 0) & (flat < classes)):
+        ids = flat[:, 0].astype(np.int64)
+        rng = np.random.default_rng(seed)
+        queues = [list(rng.permutation(np.flatnonzero(ids == c))) for c in np.unique(ids)]
+        picked: list[int] = []
+        while len(picked) < n:
+            for queue in queues:
+                if queue and len(picked) < n:
+                    picked.append(int(queue.pop()))
+        return np.sort(np.asarray(picked)), f"stratified by class (the classes in turn, seed {seed})"
+    return np.unique(np.linspace(0, total - 1, n).round().astype(np.int64)), "evenly spaced over the training split"
+
+
+def calibration_set(dataset, n: int, seed: int, class_names=None) -> tuple[dict[str, np.ndarray], dict]:
+    """`(inputs, description)`: int8 calibration samples drawn from an unbatched training split
+    (`calibration_rows`), raw as training reads them (the model holds the preprocessing); the
+    description (rows, rule, rows per class) goes into the export's sidecar."""
+    from zoo.errors import DataError
+    from zoo.training.finetune import labels_of
+
+    labels = labels_of(dataset)
+    if not len(labels):
+        raise DataError("the train split has no samples to calibrate an int8 export with")
+    rows, rule = calibration_rows(labels, int(n), int(seed), len(class_names or []))
+    wanted, picked = set(rows.tolist()), []
+    for i, (x, _y) in enumerate(dataset.take(int(rows[-1]) + 1).as_numpy_iterator()):
+        if i in wanted:
+            picked.append(x)
+    inputs = {k: np.stack([p[k] for p in picked]) for k in picked[0]}
+    drawn: dict = {"split": "train", "samples": len(rows), "of": int(len(labels)), "rule": rule}
+    flat = np.asarray(labels).reshape(len(labels), -1)
+    if rule.startswith("stratified"):
+        counts = np.bincount(flat[rows, 0].astype(np.int64))
+        names = list(class_names or [])
+        drawn["per_class"] = {(names[c] if c < len(names) else str(c)): int(k) for c, k in enumerate(counts) if k}
+    return inputs, drawn
 
 
 def export_run(run: str | Path, fmt: str, *, quantize: str = "none", out: str | Path | None = None,
@@ -46,7 +99,8 @@ def export_run(run: str | Path, fmt: str, *, quantize: str = "none", out: str | 
     recipe = plugin.resolve_recipe(base=meta["recipe"])
     bundle = load_data(plugin, recipe, meta.get("data"))
     verify_inputs = plugin.data.samples(bundle, "validation", samples)
-    calibration = plugin.data.samples(bundle, "train", calibration_samples) if quantize == "int8" else None
+    calibration, drawn = (calibration_set(bundle.train, calibration_samples, recipe.seed, bundle.class_names)
+                          if quantize == "int8" else (None, None))
     if out is None:
         stem = ("model" if exporter.suffix else f"model-{exporter.name}") + ("" if quantize == "none" else f"-{quantize}")
         out = run / "exports" / f"{stem}{exporter.suffix}"
@@ -67,6 +121,8 @@ def export_run(run: str | Path, fmt: str, *, quantize: str = "none", out: str | 
         "options": dict(recipe.options),
     }
     sidecar["deployment"] = meta.get("deployment") or {}
+    if drawn is not None:
+        sidecar["calibration"] = drawn
     task = plugin.task
     threshold = meta.get("decision_threshold")
     report = export_model(model, exporter, out, samples=verify_inputs, calibration=calibration, options=options,

@@ -73,6 +73,14 @@ def test_every_format_exports_verifies_and_predicts_like_keras(toy_target, train
     sidecar = json.loads(open(artifact + ".zoo.json").read())
     assert sidecar["format"] == fmt and sidecar["class_names"] == ["red", "green", "blue"]
     assert sidecar["verification"]["passed"] is True
+    if quantize == "int8":  # calibrated on training rows drawn class by class, said in the sidecar
+        drawn = sidecar["calibration"]
+        assert drawn["split"] == "train" and drawn["rule"].startswith("stratified by class")
+        assert set(drawn["per_class"]) == {"red", "green", "blue"}
+        assert sum(drawn["per_class"].values()) == drawn["samples"] == sidecar["quantization"]["calibration_samples"]
+        assert max(drawn["per_class"].values()) - min(drawn["per_class"].values()) <= 1
+    else:
+        assert "calibration" not in sidecar
     keras_out = zoo("predict", str(run), str(inputs), path=toy_target)
     artifact_out = zoo("predict", artifact, str(inputs), path=toy_target)
     assert keras_out.returncode == 0 and artifact_out.returncode == 0, artifact_out.stderr
@@ -127,3 +135,25 @@ def test_third_party_exporter_installed_with_pip_shows_and_runs(toy_target, trai
     predicted = zoo("predict", str(tmp_path / "copy.keras"), str(trained[1]), path=paths)
     assert predicted.returncode == 0, predicted.stderr
     assert labels(predicted) == labels(zoo("predict", str(trained[0]), str(trained[1]), path=toy_target))
+
+
+def test_calibration_is_drawn_class_by_class_from_the_training_split():
+    """A rare class is in the int8 calibration set, not left to the first N rows (which hold none of it)."""
+    import tensorflow as tf
+
+    from zoo.deploy import calibration_rows, calibration_set
+
+    labels = np.array([0] * 90 + [1] * 10)  # the rare class last: the first 20 rows hold none of it
+    dataset = tf.data.Dataset.from_tensor_slices(({"x": np.arange(100, dtype="float32")[:, None]}, labels))
+    inputs, drawn = calibration_set(dataset, 20, seed=7, class_names=["normal", "nodule"])
+    rows = inputs["x"][:, 0].astype(int)
+    assert len(rows) == 20 and np.all(np.diff(rows) > 0)  # distinct rows, in split order
+    assert np.bincount(labels[rows]).tolist() == [10, 10]
+    assert drawn == {"split": "train", "samples": 20, "of": 100, "rule": "stratified by class (the classes in turn, "
+                     "seed 7)", "per_class": {"normal": 10, "nodule": 10}}
+    assert np.array_equal(calibration_set(dataset, 20, seed=7)[0]["x"][:, 0].astype(int), np.linspace(0, 99, 20)
+                          .round().astype(int))  # no class names: evenly spaced rows
+    assert calibration_rows(labels, 5, seed=7, classes=2)[0].tolist() != calibration_rows(labels, 5, 8, 2)[0].tolist()
+    few = np.array([0] * 97 + [1] * 3)
+    assert np.bincount(few[calibration_rows(few, 30, seed=0, classes=2)[0]]).tolist() == [27, 3]  # all it has
+    assert calibration_rows(labels, 500, seed=0, classes=2)[1] == "every row of the training split"
