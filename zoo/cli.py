@@ -8,6 +8,7 @@ imported only by the commands that build models, so `zoo --help` and
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import itertools
 import json
@@ -461,13 +462,17 @@ class ExportCommand(click.Command):
 @click.option("--samples", default=128, show_default=True, help="Validation samples to verify on.")
 @click.option("--calibration-samples", default=200, show_default=True, help="int8: training rows to calibrate on, drawn class by class.")
 @click.option("--min-agreement", default=0.95, show_default=True, help="int8/dynamic: decision agreement needed.")
+@click.option("--strict-int8", is_flag=True,
+              help="int8: refuse when full-integer int8 falls short, instead of keeping operations in float.")
+@click.option("--float-ops", default=12, show_default=True,
+              help="int8: the most operations the fallback may keep in float.")
 @click.option("--atol", type=float, help="Override the format's absolute tolerance.")
 @click.option("--opset", type=int, help="onnx: opset version.")
 @click.option("--io-dtype", default="float32", show_default=True, help="int8: float32, int8 or uint8 input/output.")
 @click.option("--runs-dir", default="runs", show_default=True, type=click.Path())
 @needs_tensorflow
-def export(run, fmt, quantize, out, force, verify, samples, calibration_samples, min_agreement, atol, opset,
-           io_dtype, runs_dir):
+def export(run, fmt, quantize, out, force, verify, samples, calibration_samples, min_agreement, strict_int8,
+           float_ops, atol, opset, io_dtype, runs_dir):
     """Export RUN (default: the newest run) to a deployment format, verified against Keras."""
     from zoo.deploy import export_run
     from zoo.training import rundir
@@ -475,7 +480,7 @@ def export(run, fmt, quantize, out, force, verify, samples, calibration_samples,
     run = Path(run) if run else rundir.newest_run(runs_dir)
     report = export_run(run, fmt, quantize=quantize, out=out, force=force, verify=verify, samples=samples,
                         calibration_samples=calibration_samples, min_agreement=min_agreement, opset=opset,
-                        io_dtype=io_dtype, atol=atol)
+                        io_dtype=io_dtype, atol=atol, strict_int8=strict_int8, float_ops=float_ops)
     v = report.verification
     click.echo(f"{'format':<12} {'quantize':<9} {'size':>10}  verification")
     if v is None:
@@ -488,6 +493,19 @@ def export(run, fmt, quantize, out, force, verify, samples, calibration_samples,
     if v is not None and v.latency_ms is not None:
         click.echo(f"latency:  {v.latency_ms:.2f} ms a sample in its runtime (Keras {v.keras_latency_ms:.2f} ms), "
                    "batch 1, median of 7")
+    fallback = report.details.get("int8_fallback")
+    if fallback:
+        full = fallback["full_int8"]
+        kept = fallback["float_ops"]
+        kinds = ", ".join(f"{k} x{n}" if n > 1 else k
+                          for k, n in sorted(collections.Counter(op["op"] for op in kept).items()))
+        shown = "n/a" if full["agreement"] is None else f"{full['agreement']:.1%}"
+        if fallback["scheme"] == "int8 with some operations in float":
+            what = (f"kept {len(kept)} of {fallback['ops_in_model']} operations in float ({kinds or 'none'})")
+        else:
+            what = f"no handful of operations in float was enough: {fallback['scheme']}"
+        click.echo(f"int8:     full-integer agreement {shown} fell short; {what}; size "
+                   f"x{fallback['size_ratio_to_full_int8']:.2f} of full int8")
     click.echo(f"artifact: {report.path}")
     click.echo(f"sidecar:  {report.sidecar_path}")
 

@@ -46,6 +46,9 @@ class ExportOptions:
         min_agreement: smallest decision agreement with Keras that a dynamic or int8
             artifact may have.
         atol: absolute tolerance that replaces the per-format one (see `zoo_export.verify`).
+        strict_int8: int8 only: refuse the artifact when full-integer int8 falls short of
+            `min_agreement`, instead of keeping operations in float (`zoo_export.int8`).
+        float_ops: int8 only: the most operations the float fallback may keep in float.
 
     Example:
 
@@ -60,6 +63,8 @@ class ExportOptions:
     opset: int | None = None
     min_agreement: float = 0.95
     atol: float | None = None
+    strict_int8: bool = False
+    float_ops: int = 12
 
     def __post_init__(self) -> None:
         if self.quantize not in QUANTIZE_MODES:
@@ -82,6 +87,8 @@ class ExportOptions:
             raise ExportError(f"min_agreement must lie in [0, 1], got {self.min_agreement}")
         if self.atol is not None and not (0 <= float(self.atol) < float("inf")):
             raise ExportError(f"--atol must be a finite number >= 0, got {self.atol}")
+        if int(self.float_ops) < 0:
+            raise ExportError(f"--float-ops must be 0 or more, got {self.float_ops}")
         if self.opset is not None and int(self.opset) < 7:
             raise ExportError(f"--opset must be 7 or more, got {self.opset}")
 

@@ -221,6 +221,63 @@ def _check_samples(
         raise ExportError(f"{name}: inputs must have the same, non-zero number of samples")
 
 
+def _int8_fallback(model: Any, reference: Any, exporter: Any, tmp: Path, runner: Any, full: VerificationReport,
+                   details: dict[str, Any], *, options: ExportOptions, signature: InputSignature,
+                   samples: Mapping[str, np.ndarray], calibration: Mapping[str, np.ndarray],
+                   check: Any) -> VerificationReport:
+    """Full-integer int8 fell short: refuse (`strict_int8`) or keep the fewest operations in float.
+
+    Returns the report of the artifact now at `tmp` (a failed one when no candidate passed);
+    the search's record goes into `details["int8_fallback"]`.
+    """
+    from zoo_export.verify import batch1_latency_ms
+
+    if options.strict_int8:
+        raise ExportError(
+            f"full-integer int8 fell short: {full.reason}. --strict-int8 keeps no operation in float; "
+            f"drop it to let up to --float-ops {options.float_ops} operations stay in float. Nothing was written"
+        )
+    full_size = tmp.stat().st_size
+    full_latency = batch1_latency_ms([runner], samples)[0]
+    logger.warning("full-integer int8 fell short (%s); searching for operations to keep in float", full.reason)
+    reports: list[VerificationReport] = []
+
+    def check_flatbuffer(flatbuffer: bytes) -> VerificationReport:
+        tmp.write_bytes(flatbuffer)
+        candidate = exporter.load(str(tmp))
+        reports.append(check(candidate))
+        del candidate
+        return reports[-1]
+
+    with Progress("keeping operations in float until int8 verifies", tick=True):
+        flatbuffer, record = exporter.float_fallback(model, options=options, input_signature=signature,
+                                                     calibration=calibration, check=check_flatbuffer,
+                                                     reference=reference)
+    record["full_int8"] = {"agreement": full.agreement, "reason": full.reason, "size_bytes": full_size,
+                           "latency_ms": full_latency}
+    details["int8_fallback"] = record
+    if flatbuffer is None:
+        best = max((r.agreement for r in reports if r.agreement is not None), default=None)
+        shown = "n/a" if best is None else f"{best:.3f}"
+        raise ExportError(
+            f"the tflite int8 artifact failed verification: full-integer {full.reason}; keeping up to "
+            f"{options.float_ops} operations in float, int16 activations or float activations reached agreement "
+            f"{shown} at best ({len(reports)} tries). Try a larger --float-ops or --quantize float16. "
+            f"Nothing was written"
+        )
+    tmp.write_bytes(flatbuffer)
+    report = reports[-1]
+    details["integer_only"] = False
+    details["int8_scheme"] = record["scheme"]
+    details["float_ops"] = [op["op"] + " " + op["tensor"] for op in record["float_ops"]]
+    if hasattr(exporter, "io_details"):
+        details["io"] = exporter.io_details(str(tmp))
+    record["size_ratio_to_full_int8"] = len(flatbuffer) / full_size
+    if report.latency_ms is not None and full_latency:
+        record["latency_ratio_to_full_int8"] = report.latency_ms / full_latency
+    return report
+
+
 def export_model(
     model: Any,
     exporter: Exporter,
@@ -325,11 +382,19 @@ def export_model(
         if verify:
             runner = exporter.load(str(tmp))
             tolerance = tolerance_for(options, details.get("calibration_samples"))
+            reference = _keras.KerasRunner(export_source)  # traced once for every comparison below
             with Progress("verifying against Keras", tick=True):
                 report = verify_artifact(
-                    export_source, runner, samples, task_kind=task_kind, tolerance=tolerance,
+                    reference, runner, samples, task_kind=task_kind, tolerance=tolerance,
                     agreement=agreement,
                 )
+            if not report.passed and options.quantize == "int8" and hasattr(exporter, "float_fallback"):
+                report = _int8_fallback(export_source, reference, exporter, tmp, runner, report, details,
+                                        options=options, signature=signature, samples=samples,
+                                        calibration=calibration,
+                                        check=lambda r: verify_artifact(reference, r, samples,
+                                                                        task_kind=task_kind, tolerance=tolerance,
+                                                                        agreement=agreement))
             del runner  # release the runtime's hold on the file before renaming
             if not report.passed:
                 raise ExportError(
@@ -345,6 +410,8 @@ def export_model(
                 "mode": options.quantize,
                 "io_dtype": options.io_dtype,
                 "calibration_samples": details.get("calibration_samples"),
+                "scheme": details.get("int8_scheme", "full-integer int8") if options.quantize == "int8" else None,
+                "float_ops": details.get("float_ops", []),
             },
             "export_options": options.to_dict(),
             "export_details": details,

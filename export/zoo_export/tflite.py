@@ -159,6 +159,12 @@ class TFLiteRunner(Runner):
         )
 
 
+#: what an int8 artifact that is not full-integer int8 holds (the sidecar's `quantization.scheme`)
+SCHEME_FLOAT_OPS = "int8 with some operations in float"
+SCHEME_INT16 = "int8 weights, int16 activations"
+SCHEME_DYNAMIC = "int8 weights, float activations"
+
+
 def _representative_dataset(
     calibration: Mapping[str, np.ndarray], signature: InputSignature, count: int
 ) -> Any:
@@ -226,8 +232,90 @@ class TFLiteExporter(Exporter):
                 flatbuffer = _convert(converter())
         with open(path, "wb") as f:
             f.write(flatbuffer)
-        details["io"] = self._io_details(path)
+        details["io"] = self.io_details(path)
         return details
+
+    def float_fallback(
+        self,
+        model: Any,
+        *,
+        options: ExportOptions,
+        input_signature: InputSignature,
+        calibration: Mapping[str, np.ndarray],
+        check: Any,
+        reference: Any = None,
+    ) -> tuple[bytes | None, dict[str, Any]]:
+        """The int8 artifact closest to full-integer that lets `check` pass, tried in this order:
+
+        1. int8 with the fewest operations in float, up to `options.float_ops` (`zoo_export.int8`);
+        2. int8 weights with int16 activations (TFLite's 16x8 mode), the whole model;
+        3. int8 weights with float activations (dynamic range), the whole model.
+
+        Returns (the flatbuffer, or None when none passed; the record for the sidecar, whose
+        `scheme` says which one passed). `reference` runs the Keras model (a `KerasRunner`
+        of `model` when None).
+        """
+        import tensorflow as tf
+
+        from zoo_export import _keras
+        from zoo_export.int8 import select_float_ops
+
+        if options.io_dtype != "float32":
+            raise ExportError(
+                f"full-integer int8 fell short and the float-op fallback keeps float32 inputs and outputs; "
+                f"pass --io-dtype float32 instead of {options.io_dtype}, or --strict-int8 to stop here"
+            )
+        out_name = _keras.output_name(model)
+        count = min(int(options.calibration_samples), min(len(calibration[n]) for n in input_signature))
+        with tempfile.TemporaryDirectory(prefix="zoo-export-") as scratch:
+            _keras.write_serving_savedmodel(model, scratch, input_signature, out_name)
+
+            def converter() -> Any:
+                conv = tf.lite.TFLiteConverter.from_saved_model(scratch, signature_keys=[_keras.SIGNATURE_KEY])
+                conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+                conv.optimizations = [tf.lite.Optimize.DEFAULT]
+                conv.representative_dataset = _representative_dataset(calibration, input_signature, count)
+                return conv
+
+            result = select_float_ops(
+                converter,
+                signature=input_signature,
+                calibration={n: np.asarray(calibration[n][:count]) for n in input_signature},
+                reference=reference or _keras.KerasRunner(model),
+                check=check,
+                max_float_ops=int(options.float_ops),
+            )
+            record = result.record
+            for t in record["tries"]:
+                t["scheme"] = SCHEME_FLOAT_OPS
+            if result.flatbuffer is not None:
+                record["scheme"] = SCHEME_FLOAT_OPS
+                return result.flatbuffer, record
+            # No handful of float operations is enough: the error is spread over the model. Whole-
+            # model schemes next, each verified: 16-bit activations, then float activations.
+            for scheme in (SCHEME_INT16, SCHEME_DYNAMIC):
+                conv = converter()
+                if scheme == SCHEME_INT16:
+                    conv.target_spec.supported_ops = [
+                        tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8,
+                        tf.lite.OpsSet.TFLITE_BUILTINS,
+                    ]
+                else:
+                    conv.representative_dataset = None
+                try:
+                    flatbuffer = _convert(conv)
+                except ExportError as exc:
+                    record["tries"].append({"scheme": scheme, "passed": False, "error": str(exc)[:200]})
+                    continue
+                report = check(flatbuffer)
+                record["tries"].append({"scheme": scheme, "agreement": report.agreement, "passed": bool(report.passed),
+                                        "size_bytes": len(flatbuffer)})
+                logger.info("%s: %s", scheme, report.reason)
+                if report.passed:
+                    record.update(scheme=scheme, float_ops=[], passed=True)
+                    return flatbuffer, record
+        record["scheme"] = None
+        return None, record
 
     @staticmethod
     def _convert_int8(
@@ -284,7 +372,7 @@ class TFLiteExporter(Exporter):
         return flatbuffer
 
     @staticmethod
-    def _io_details(path: str) -> dict[str, Any]:
+    def io_details(path: str) -> dict[str, Any]:
         """Input/output dtypes and quantisation parameters as LiteRT reports them."""
         interpreter = _interpreter_class()(model_path=str(path))
         runner = interpreter.get_signature_runner()

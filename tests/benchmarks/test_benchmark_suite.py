@@ -95,3 +95,23 @@ def test_only_one_script_on_a_fresh_clone_keeps_every_other_row_of_the_page(tmp_
     kept = [line for line in before if not line.startswith("| cli_startup ")]
     assert all(line in after for line in kept), set(kept) - set(after)
     assert len(after) == len(before)
+
+
+def test_int8_rows_name_their_script_and_say_which_scheme_passed_or_that_none_did():
+    import int8
+
+    passed = {"case": "vision", "fallback_error": None, "scheme": "int8 with some operations in float", "float_ops": 3,
+              "full_int8_agreement_validation": 0.91, "validation_agreement": 0.99, "agreement": 0.995,
+              "agreement_kind": "top-1", "rows": 200, "monitor": "accuracy", "keras_metric": 0.9, "int8_metric": 0.895,
+              "size_ratio": 0.31, "latency_ratios": [0.5, 0.6]}
+    short = dict(passed, case="tabular-fraud", fallback_error="no scheme", scheme="full-integer int8", float_ops=0,
+                 full_int8_agreement_validation=None, validation_agreement=0.67, agreement=0.70, size_ratio=0.4)
+    rows = {r["benchmark"]: r for r in int8.rows([passed, short])}
+    assert all(run_all.script_of(name) == "int8" for name in rows)
+    ok = rows["int8[vision] agreement"]
+    assert ok["passed"] is True and "3 ops in float" in ok["compared"] and "0.910" in ok["compared"]
+    assert rows["int8[vision] accuracy change"]["ratio"]["median"] == pytest.approx(-0.5)
+    assert rows["int8[vision] accuracy change"]["passed"] is True
+    bad = rows["int8[tabular-fraud] agreement"]
+    assert bad["passed"] is False and "no scheme reached 0.99" in bad["compared"] and "0.670" in bad["compared"]
+    assert rows["int8[tabular-fraud] size"]["passed"] is False

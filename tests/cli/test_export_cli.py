@@ -87,6 +87,14 @@ def test_every_format_exports_verifies_and_predicts_like_keras(toy_target, train
     assert labels(artifact_out) == labels(keras_out)
 
 
+def test_int8_fallback_options_are_checked_before_any_work(toy_target, trained, tmp_path):
+    out = zoo("export", str(trained[0]), "--format", "tflite", "--quantize", "int8", "--float-ops", "-1",
+              "--out", str(tmp_path / "m.tflite"), path=toy_target)
+    assert out.returncode == 2 and "--float-ops must be 0 or more, got -1" in out.stderr
+    assert list(tmp_path.iterdir()) == []
+    assert "--strict-int8" in zoo("export", "--help", path=toy_target).stdout
+
+
 def test_unknown_format_lists_installed_formats(toy_target, trained):
     out = zoo("export", str(trained[0]), "--format", "coreml", path=toy_target)
     assert out.returncode == 2

@@ -61,12 +61,17 @@ def test_badly_calibrated_int8_fails_and_says_what_to_try(tmp_path, cnn):
     dark = {"image": np.zeros((8, 32, 32, 3), "float32")}
     with pytest.raises(ExportError) as info:
         export_model(cnn.model, tflite.exporter, out, samples=cnn.samples, calibration=dark,
-                     options=ExportOptions(quantize="int8"), task_kind="multiclass")
+                     options=ExportOptions(quantize="int8", strict_int8=True), task_kind="multiclass")
     message = str(info.value)
-    assert "top-1 agreement" in message
+    assert "top-1 agreement" in message and "--strict-int8" in message
     assert "--calibration-samples (used 8)" in message
     assert "--quantize float16" in message and "--quantize dynamic" in message
     _assert_nothing_left(tmp_path, out)
+    # Without --strict-int8 the fallback ends at a scheme that needs no activation ranges, and says so.
+    report = export_model(cnn.model, tflite.exporter, out, samples=cnn.samples, calibration=dark,
+                          options=ExportOptions(quantize="int8"), task_kind="multiclass")
+    assert report.verification.passed
+    assert report.sidecar["quantization"]["scheme"] == tflite.SCHEME_DYNAMIC
 
 
 def test_existing_output_needs_force_and_sidecar_hash_matches(tmp_path, text):

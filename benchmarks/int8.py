@@ -1,0 +1,192 @@
+"""int8 on every built-in plugin's demo run: decisions, metric, size and latency against float, in one run.
+
+For each case a demo run is fine-tuned with the plugin's own recipe (the vision probe: one epoch of
+a linear probe, the model that full int8 once failed on), then exported by `zoo export --format
+tflite --quantize int8 --min-agreement 0.99` (full int8 first, then operations kept in float, then
+whole-model schemes; `zoo_export.int8`) and by `--format tflite` (float32). On the run's test split
+(up to `ROWS` rows) the int8 artifact is compared with Keras:
+
+- agreement of decisions at the run's decision threshold             (goal >= 0.99)
+- change of the task's monitored metric (accuracy, AUC...), in points  (goal >= -1)
+- int8 / float32 file size                                             (goal <= 0.35)
+- int8 / float32 LiteRT latency, batch 1, measured alternately          (reported)
+
+When no scheme reaches 0.99, the rows measure the full-int8 artifact (exported with the gate off)
+and say so, with the best agreement the fallback reached on the validation samples.
+
+Run: `python benchmarks/int8.py [--small] [--json results.json]` (about 25 minutes on 2 cores;
+`--small` runs the vision probe and the fraud demo only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+
+from _common import summary
+
+ROWS = 256
+GOAL_AGREEMENT = 0.99
+GOAL_SIZE = 0.35
+#: case -> (plugin, extra `zoo finetune` arguments)
+CASES = {
+    "vision-probe": ("vision", ["--strategy", "linear-probe", "--epochs", "1"]),
+    "vision": ("vision", []),
+    "medical-ct": ("medical-ct", []),
+    "tabular-fraud": ("tabular-fraud", []),
+    "text": ("text", []),
+}
+SMALL = ("vision-probe", "tabular-fraud")
+
+
+def zoo_bin() -> str:
+    return str(Path(sys.executable).with_name("zoo"))
+
+
+def finetune(plugin: str, extra: list[str], runs: Path) -> Path:
+    out = subprocess.run([zoo_bin(), "finetune", "--plugin", plugin, "--runs-dir", str(runs), *extra],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"zoo finetune --plugin {plugin} failed: {out.stderr.strip().splitlines()[-1:]}")
+    return max(runs.glob(f"{plugin}-2*"), key=lambda p: p.stat().st_mtime)
+
+
+def test_rows(plugin, bundle, n: int):
+    split = bundle.test if bundle.test is not None else bundle.validation
+    xs, ys = [], []
+    for x, y in split.take(n).as_numpy_iterator():
+        xs.append(x)
+        ys.append(y)
+    return {k: np.stack([r[k] for r in xs]) for k in xs[0]}, np.stack(ys)
+
+
+def measure(case: str, plugin_name: str, extra: list[str], root: Path) -> dict:
+    from zoo import registry
+    from zoo.deploy import export_run, load_run
+    from zoo.errors import ZooError
+    from zoo.training.finetune import load_data
+    from zoo_export.errors import ExportError
+    from zoo_export.runtime import load_artifact, runner_from_keras
+    from zoo_export.verify import batch1_latency_ms
+
+    started = time.perf_counter()
+    run = finetune(plugin_name, extra, root / case)
+    trained = time.perf_counter() - started
+    float_report = export_run(run, "tflite")
+    gate = GOAL_AGREEMENT
+    fallback_error = None
+    t0 = time.perf_counter()
+    try:
+        int8_report = export_run(run, "tflite", quantize="int8", min_agreement=gate)
+    except (ExportError, ZooError) as exc:
+        fallback_error = str(exc)
+        int8_report = export_run(run, "tflite", quantize="int8", min_agreement=0.0, strict_int8=True, force=True)
+    export_s = time.perf_counter() - t0
+    meta, model = load_run(run)
+    plugin = registry.get_plugin(meta["plugin"])
+    recipe = plugin.resolve_recipe(base=meta["recipe"])
+    bundle = load_data(plugin, recipe, meta.get("data"))
+    x, y = test_rows(plugin, bundle, ROWS)
+    keras_runner = runner_from_keras(model)
+    int8_runner = load_artifact(int8_report.path)
+    float_runner = load_artifact(float_report.path)
+    reference, produced = keras_runner(x), int8_runner(x)
+    threshold = meta.get("decision_threshold")
+    decided = plugin.task.agreement(reference, produced, threshold)
+    if decided is None:
+        agreement = None
+    else:
+        agreement = float(decided[1])
+    monitor = plugin.task.resolved_monitor()[0].removeprefix("val_")
+    keras_metric = plugin.task.score(y, reference).get(monitor)
+    int8_metric = plugin.task.score(y, produced).get(monitor)
+    lat_int8, lat_float = [], []
+    for _ in range(5):
+        a, b = batch1_latency_ms([int8_runner, float_runner], x)
+        lat_int8.append(a)
+        lat_float.append(b)
+    fallback = int8_report.details.get("int8_fallback") or {}
+    return {
+        "case": case,
+        "plugin": plugin_name,
+        "run": run.name,
+        "train_seconds": trained,
+        "export_seconds": export_s,
+        "rows": int(len(y)),
+        "scheme": int8_report.sidecar["quantization"].get("scheme"),
+        "float_ops": len(int8_report.sidecar["quantization"].get("float_ops") or []),
+        "full_int8_agreement_validation": (fallback.get("full_int8") or {}).get("agreement"),
+        "validation_agreement": int8_report.verification.agreement,
+        "fallback_error": fallback_error,
+        "agreement": agreement,
+        "agreement_kind": None if decided is None else decided[0],
+        "monitor": monitor,
+        "keras_metric": keras_metric,
+        "int8_metric": int8_metric,
+        "size_ratio": int8_report.size_bytes / float_report.size_bytes,
+        "latency_ratios": [a / b for a, b in zip(lat_int8, lat_float)],
+    }
+
+
+def rows(results: list[dict]) -> list[dict]:
+    out = []
+    for r in results:
+        case = r["case"]
+        short = r["fallback_error"] is not None
+        how = (f"full int8 (no scheme reached {GOAL_AGREEMENT}: full-int8 agreement on validation "
+               f"{r['full_int8_agreement_validation'] or r['validation_agreement']:.3f})" if short
+               else r["scheme"] + (f", {r['float_ops']} ops in float" if r["float_ops"] else "")
+               + ("" if r["full_int8_agreement_validation"] is None
+                  else f"; full int8 agreed {r['full_int8_agreement_validation']:.3f} on validation"))
+        agree = r["agreement"]
+        out.append({"benchmark": f"int8[{case}] agreement",
+                    "compared": f"int8 vs Keras decisions ({r['agreement_kind']}) on {r['rows']} test rows; {how}",
+                    "ratio": summary([agree]) if agree is not None else None,
+                    "goal": f">= {GOAL_AGREEMENT}", "passed": None if agree is None else agree >= GOAL_AGREEMENT})
+        if r["keras_metric"] is not None and r["int8_metric"] is not None:
+            change = 100.0 * (r["int8_metric"] - r["keras_metric"])
+            out.append({"benchmark": f"int8[{case}] {r['monitor']} change",
+                        "compared": f"int8 - Keras test {r['monitor']} in points (Keras {r['keras_metric']:.3f})",
+                        "ratio": summary([change]), "goal": ">= -1 point", "passed": change >= -1.0})
+        out.append({"benchmark": f"int8[{case}] size", "compared": "int8 / float32 .tflite size",
+                    "ratio": summary([r["size_ratio"]]), "goal": f"<= {GOAL_SIZE}",
+                    "passed": r["size_ratio"] <= GOAL_SIZE})
+        out.append({"benchmark": f"int8[{case}] latency",
+                    "compared": "LiteRT int8 / float32 latency, batch 1, alternating",
+                    "ratio": summary(r["latency_ratios"]), "goal": "reported", "passed": None})
+    return out
+
+
+def main(small: bool = False, json_path: str | None = None) -> dict:
+    cases = SMALL if small else tuple(CASES)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="zoo-bench-int8-") as tmp:
+        for case in cases:
+            plugin, extra = CASES[case]
+            print(f"[int8] {case} ...", flush=True)
+            results.append(measure(case, plugin, extra, Path(tmp)))
+            print(json.dumps(results[-1], default=str), flush=True)
+    out = {"rows": rows(results), "cases": results}
+    if json_path:
+        Path(json_path).write_text(json.dumps(out, indent=2, default=str))
+    for row in out["rows"]:
+        print(f"{row['benchmark']:<34} {row['ratio']}  {row['goal']}  {row['compared']}")
+    return out
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--small", action="store_true")
+    parser.add_argument("--json")
+    args = parser.parse_args()
+    main(small=args.small, json_path=args.json)
