@@ -61,7 +61,7 @@ def finetune(plugin: str, extra: list[str], runs: Path) -> Path:
     return max(runs.glob(f"{plugin}-2*"), key=lambda p: p.stat().st_mtime)
 
 
-def test_rows(plugin, bundle, n: int):
+def test_rows(bundle, n: int):
     split = bundle.test if bundle.test is not None else bundle.validation
     xs, ys = [], []
     for x, y in split.take(n).as_numpy_iterator():
@@ -96,7 +96,7 @@ def measure(case: str, plugin_name: str, extra: list[str], root: Path) -> dict:
     plugin = registry.get_plugin(meta["plugin"])
     recipe = plugin.resolve_recipe(base=meta["recipe"])
     bundle = load_data(plugin, recipe, meta.get("data"))
-    x, y = test_rows(plugin, bundle, ROWS)
+    x, y = test_rows(bundle, ROWS)
     keras_runner = runner_from_keras(model)
     int8_runner = load_artifact(int8_report.path)
     float_runner = load_artifact(float_report.path)

@@ -87,6 +87,8 @@ class ExportOptions:
             raise ExportError(f"min_agreement must lie in [0, 1], got {self.min_agreement}")
         if self.atol is not None and not (0 <= float(self.atol) < float("inf")):
             raise ExportError(f"--atol must be a finite number >= 0, got {self.atol}")
+        if self.strict_int8 and self.quantize != "int8":
+            raise ExportError(f"--strict-int8 needs --quantize int8 (got --quantize {self.quantize})")
         if int(self.float_ops) < 0:
             raise ExportError(f"--float-ops must be 0 or more, got {self.float_ops}")
         if self.opset is not None and int(self.opset) < 7:

@@ -30,7 +30,6 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from zoo_export.errors import ExportError
 
 logger = logging.getLogger(__name__)
 

@@ -51,6 +51,8 @@ def test_exporter_attributes():
         ({"io_dtype": "int8"}, "needs --quantize int8"),
         ({"calibration_samples": 0}, "at least 1"),
         ({"min_agreement": 1.5}, r"\[0, 1\]"),
+        ({"strict_int8": True}, r"--strict-int8 needs --quantize int8"),
+        ({"quantize": "int8", "float_ops": -1}, r"--float-ops must be 0 or more"),
     ],
 )
 def test_bad_options_are_refused(kwargs, match):
