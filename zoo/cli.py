@@ -578,6 +578,13 @@ def predict(target, inputs, threshold, as_json, strict):
 def _predict_line(row: dict) -> str:
     if "error" in row:
         return f"{row['input']}: ERROR {row['error']}"
+    if "answered" in row and "answer" in row:  # answer-span: text recombined from windows by the plugin
+        margin = row.get("margin")
+        vs = f"margin {margin:.2f} {'>=' if row['answered'] else '<'} threshold {row['threshold']:.2f}" \
+            if margin is not None else "no span in the context"
+        if row["answered"]:
+            return f"{row['input']}: {json.dumps(row['answer'], ensure_ascii=False)} ({vs})"
+        return f"{row['input']}: no answer ({vs})"
     if "threshold" in row:
         sign = ">=" if row["score"] >= row["threshold"] else "<"
         return f"{row['input']}: {row['label']} (score {row['score']:.4f} {sign} threshold {row['threshold']:.4f})"

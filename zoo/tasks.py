@@ -16,6 +16,7 @@ Built-in kinds (`TaskSpec(kind=...)` in `zoo.api` returns one of these):
 | `multilabel` | `Multilabel` | (N, C) sigmoid | (N, C) multi-hot 0/1 |
 | `regression` | `Regression` | (N, K) linear | (N,) or (N, K) float |
 | `token-multiclass` | `TokenMulticlass` | (N, T, C) softmax per position | (N, T) tag index, -1 ignored |
+| `answer-span` | `AnswerSpan` | (N, T, 2) start and end logits per position | (N, 2) start, end position; (0, 0) no answer |
 
 Example, a kind of one's own (ordinal classes, K-1 cumulative sigmoids):
 
@@ -65,8 +66,8 @@ class _Numpy:
 
 np = _Numpy()
 
-__all__ = ["Task", "Multiclass", "Binary", "Multilabel", "Regression", "TokenMulticlass", "BUILTIN_TASKS",
-           "task_for_kind"]
+__all__ = ["Task", "Multiclass", "Binary", "Multilabel", "Regression", "TokenMulticlass", "AnswerSpan",
+           "BUILTIN_TASKS", "task_for_kind", "best_span", "span_loss", "span_exact", "span_f1"]
 
 EPSILON = 1e-7  # Keras' clipping of probabilities in its cross-entropy losses
 
@@ -516,8 +517,181 @@ class TokenMulticlass(Task):
         return "top-1", float(np.mean(np.argmax(reference, axis=-1) == np.argmax(produced, axis=-1)))
 
 
+# --------------------------------------------------------------------------- answer spans
+
+def span_loss(y_true, y_pred):
+    """Mean of the start and end cross-entropies (from logits) over positions; `y_true` (B, 2), `y_pred` (B, T, 2)."""
+    import keras
+
+    y = keras.ops.cast(keras.ops.reshape(y_true, (-1, 2)), "int32")
+    start = keras.losses.sparse_categorical_crossentropy(y[:, 0], y_pred[..., 0], from_logits=True)
+    end = keras.losses.sparse_categorical_crossentropy(y[:, 1], y_pred[..., 1], from_logits=True)
+    return (start + end) / 2.0
+
+
+def _argmax_spans(ops, y_true, y_pred):
+    y = ops.cast(ops.reshape(y_true, (-1, 2)), "int32")
+    start = ops.cast(ops.argmax(y_pred[..., 0], axis=-1), "int32")
+    end = ops.cast(ops.argmax(y_pred[..., 1], axis=-1), "int32")
+    return y[:, 0], y[:, 1], start, end
+
+
+def span_exact(y_true, y_pred):
+    """1 where the arg-max start and end positions both equal the true ones (per window)."""
+    import keras
+
+    ts, te, ps, pe = _argmax_spans(keras.ops, y_true, y_pred)
+    return keras.ops.cast(keras.ops.logical_and(ts == ps, te == pe), "float32")
+
+
+def span_f1(y_true, y_pred):
+    """Overlap F1 of the arg-max span with the true span, counted in positions (0 when end < start)."""
+    import keras
+
+    ops = keras.ops
+    ts, te, ps, pe = _argmax_spans(ops, y_true, y_pred)
+    overlap = ops.cast(ops.maximum(ops.minimum(te, pe) - ops.maximum(ts, ps) + 1, 0), "float32")
+    predicted = ops.cast(ops.maximum(pe - ps + 1, 0), "float32")
+    true = ops.cast(te - ts + 1, "float32")
+    return ops.where(overlap > 0, 2.0 * overlap / ops.maximum(predicted + true, 1.0), 0.0)
+
+
+def best_span(start_logits, end_logits, max_answer_length: int, allowed=None) -> tuple[int, int, float, float]:
+    """The best answer span of one window: `(start, end, span score, no-answer score)`.
+
+    The span maximises `start_logits[s] + end_logits[e]` over `s <= e < s + max_answer_length`,
+    both in `allowed` (default: every position but 0); the no-answer score is the same sum at
+    position 0 (the [CLS] token). `(0, 0, -inf, null)` when no position is allowed.
+
+    Example: `best_span([5, 0, 3, 1], [5, 0, 1, 4], 2)[:2] == (2, 3)`.
+    """
+    s = np.asarray(start_logits, dtype=np.float64).reshape(-1)
+    e = np.asarray(end_logits, dtype=np.float64).reshape(-1)
+    n = len(s)
+    if allowed is None:
+        allowed = np.arange(n) > 0
+    allowed = np.asarray(allowed, dtype=bool).reshape(-1)
+    null = float(s[0] + e[0]) if n else float("-inf")
+    if not allowed.any():
+        return 0, 0, float("-inf"), null
+    pairs = np.where(allowed, s, -np.inf)[:, None] + np.where(allowed, e, -np.inf)[None, :]
+    i, j = np.indices((n, n))
+    pairs[(j < i) | (j - i >= max(1, int(max_answer_length)))] = -np.inf
+    flat = int(np.argmax(pairs))
+    score = float(pairs.reshape(-1)[flat])
+    if not math.isfinite(score):
+        return 0, 0, float("-inf"), null
+    return flat // n, flat % n, score, null
+
+
+@dataclass(frozen=True)
+class AnswerSpan(Task):
+    """Extractive question answering: a start and an end logit at every position of a window.
+
+    Labels are `(start, end)` positions of the answer (end inclusive); `(0, 0)`, the [CLS]
+    position, means the window holds no answer (SQuAD 2.0 style). A window's answer is the best
+    span (`best_span`: end >= start, at most `max_answer_length` positions); it is reported when
+    its score beats the no-answer score by at least the decision threshold (tuned on validation by
+    the plugin's `analyze`, 0 by default). Logged metrics, per window: `span_exact` (arg-max start
+    and end both right) and `span_f1` (position overlap); text-level exact match and F1 belong to
+    the plugin, which knows the characters behind the positions.
+    """
+
+    max_answer_length: int = 30
+
+    kind: ClassVar[str] = "answer-span"
+    activation: ClassVar[str | None] = None  # logits
+    default_loss: ClassVar[str] = "span_crossentropy"
+    default_metrics: ClassVar[tuple[str, ...]] = ("span_exact", "span_f1")
+    default_monitor: ClassVar[tuple[str, str]] = ("val_span_f1", "max")
+    per_position: ClassVar[bool] = True
+    uses_class_names: ClassVar[bool] = False
+
+    def output_units(self, n_classes: int) -> int:
+        return 2
+
+    def check_labels(self, labels, class_names, split):
+        super().check_labels(labels, class_names, split)
+        if labels.ndim != 2 or labels.shape[1] != 2:
+            raise DataError(f"{split} labels have shape {labels.shape}; an answer-span task needs (N, 2) start and "
+                            "end positions")
+        if (labels < 0).any() or (labels[:, 1] < labels[:, 0]).any():
+            row = int(np.flatnonzero((labels < 0).any(axis=1) | (labels[:, 1] < labels[:, 0]))[0])
+            raise DataError(f"{split} answer span {labels[row].tolist()} (window {row}) is not start <= end, "
+                            "both >= 0")
+
+    def keras_loss(self, recipe=None):
+        super().keras_loss(recipe)  # refuses --loss focal
+        return self.loss if self.loss is not None else span_loss
+
+    def keras_metrics(self):
+        known = {"span_exact": span_exact, "span_f1": span_f1}
+        return [known.get(name, name) for name in self.resolved_metrics()]
+
+    def numpy_loss(self, labels, scores):
+        if self.loss is None:
+            logits = np.asarray(scores, dtype=np.float64)
+            y = np.asarray(labels).reshape(-1, 2).astype(int)
+            total = 0.0
+            for k in (0, 1):
+                z = logits[..., k] - logits[..., k].max(axis=-1, keepdims=True)
+                log_p = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+                total += float(-np.mean(log_p[np.arange(len(y)), y[:, k]]))
+            return total / 2
+        return super().numpy_loss(labels, scores)
+
+    def numpy_metric(self, name, labels, scores):
+        if name in ("span_exact", "span_f1"):
+            y = np.asarray(labels).reshape(-1, 2).astype(int)
+            p = np.asarray(scores)
+            ps, pe = p[..., 0].argmax(-1), p[..., 1].argmax(-1)
+            if name == "span_exact":
+                return float(np.mean((ps == y[:, 0]) & (pe == y[:, 1]))) if len(y) else float("nan")
+            overlap = np.maximum(np.minimum(y[:, 1], pe) - np.maximum(y[:, 0], ps) + 1, 0)
+            total = np.maximum(pe - ps + 1, 0) + (y[:, 1] - y[:, 0] + 1)
+            return float(np.mean(np.where(overlap > 0, 2 * overlap / np.maximum(total, 1), 0.0))) if len(y) else \
+                float("nan")
+        return super().numpy_metric(name, labels, scores)
+
+    def window_answer(self, scores, threshold: float | None = None, allowed=None) -> tuple[int, int, float]:
+        """`(start, end, margin)` of one window's (T, 2) logits; `(0, 0, margin)` when it answers nothing.
+
+        The margin is the best span's score minus the no-answer score; the span is kept when the
+        margin is at least `threshold` (default 0).
+        """
+        logits = np.asarray(scores, dtype=np.float64)
+        start, end, score, null = best_span(logits[:, 0], logits[:, 1], self.max_answer_length, allowed)
+        margin = score - null
+        cut = 0.0 if threshold is None else float(threshold)
+        return (start, end, margin) if math.isfinite(margin) and margin >= cut else (0, 0, margin)
+
+    def decode(self, scores, class_names, threshold=None):
+        """One window's (T, 2) logits -> `{"start", "end", "margin", "answered"}` in positions.
+
+        A plugin that recombines windows into text passes, from `group_predictions`, a mapping
+        with the best candidate (`answer`, `start`, `end`, and its `margin` over no answer); it is
+        decided here at the threshold: below it, `answer` becomes "" and `start` / `end` None.
+        """
+        cut = 0.0 if threshold is None else float(threshold)
+        if isinstance(scores, Mapping):
+            out = dict(scores)
+            margin = out.get("margin")
+            out["answered"] = bool(margin is not None and math.isfinite(margin) and margin >= cut)
+            if not out["answered"]:
+                out.update(answer="", start=None, end=None)
+            out["threshold"] = cut
+            return out
+        start, end, margin = self.window_answer(scores, threshold)
+        return {"start": int(start), "end": int(end), "margin": float(margin), "answered": bool(end > 0)}
+
+    def agreement(self, reference, produced, threshold=None):
+        same = [self.window_answer(r, threshold)[:2] == self.window_answer(p, threshold)[:2]
+                for r, p in zip(np.asarray(reference), np.asarray(produced))]
+        return "same span", float(np.mean(same)) if same else float("nan")
+
+
 BUILTIN_TASKS: Mapping[str, type[Task]] = {
-    cls.kind: cls for cls in (Multiclass, Binary, Multilabel, Regression, TokenMulticlass)
+    cls.kind: cls for cls in (Multiclass, Binary, Multilabel, Regression, TokenMulticlass, AnswerSpan)
 }
 
 

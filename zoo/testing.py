@@ -283,11 +283,20 @@ def _compare_predictions(a: list[dict], b: list[dict], problems: list[str]) -> N
         return
     keys = [k for k in a[0] if k not in ("input", "score", "scores", "value")] if a else []
 
-    def on_the_edge(r, s):  # a score within float noise of the threshold may fall either side
-        return "threshold" in r and abs(float(r.get("score", 0)) - float(r["threshold"])) <= 1e-4 \
-            and abs(float(r.get("score", 0)) - float(s.get("score", 0))) <= 1e-4
+    def value(r):  # what is compared with the threshold: a probability, or an answer's margin over no answer
+        v = r.get("score", r.get("margin"))
+        return float(v) if isinstance(v, (int, float)) else 0.0
 
-    differ = [r["input"] for r, s in zip(a, b) if any(r.get(k) != s.get(k) for k in keys) and not on_the_edge(r, s)]
+    def on_the_edge(r, s):  # a score within float noise of the threshold may fall either side
+        return "threshold" in r and abs(value(r) - float(r["threshold"])) <= 1e-3 and abs(value(r) - value(s)) <= 1e-3
+
+    def same(x, y):  # other numbers (an answer's margin) within float noise
+        if isinstance(x, float) and isinstance(y, float):
+            return abs(x - y) <= 1e-3 * max(1.0, abs(x))
+        return x == y
+
+    differ = [r["input"] for r, s in zip(a, b)
+              if any(not same(r.get(k), s.get(k)) for k in keys) and not on_the_edge(r, s)]
     if differ and len(differ) > max(1, len(a) // 20):
         problems.append(f"zoo predict: the artifact decides differently from the run on {len(differ)} of {len(a)} "
                         f"rows (first: {differ[0]})")

@@ -9,11 +9,13 @@ One distribution, four entry points (group `keras_zoo.plugins`), because a `Plug
 | `text-binary` | binary (one sigmoid, AUC, decision threshold) | same, exactly 2 labels |
 | `text-multilabel` | multilabel (one sigmoid per label) | same, `a|b` label sets or JSON lists |
 | `text-ner` | token-multiclass (one BIO tag per word) | CoNLL files |
+| `text-qa` | answer-span (start and end logits per word piece) | SQuAD v1.1 / v2.0 JSON, JSONL / CSV |
 
 ```
 zoo finetune --plugin text                                      # demo topics, all-MiniLM-L6-v2, offline
 zoo finetune --plugin text --data reviews.csv -o text_column=review -o label_column=stars --strategy lora
 zoo finetune --plugin text-ner --data train.conll --strategy full --epochs 5
+zoo finetune --plugin text-qa --data train-v2.0.json -o max_length=256 -o doc_stride=128
 zoo finetune --plugin text --backbone hub:bert_tiny_en_uncased  # any keras-hub BERT-family preset or folder
 ```
 
@@ -25,9 +27,12 @@ from __future__ import annotations
 from functools import partial
 
 from zoo.api import Option, Plugin, TaskSpec
+from zoo.tasks import AnswerSpan
 from zoo_text.analysis import analyze_ner, ner_report_sections
 from zoo_text.backbones import DEFAULT_BACKBONE, DEFAULT_POOLING, POOLINGS, resolve_text_backbone, text_spec
 from zoo_text.data import DEFAULT_SEQUENCE_LENGTH, NerData, TextData
+from zoo_text.qa import (DEFAULT_DOC_STRIDE, DEFAULT_MAX_ANSWER_LENGTH, DEFAULT_MAX_LENGTH, QaData, analyze_qa,
+                         qa_report_sections)
 from zoo_text.tokenize import MAX_SEQUENCE_LENGTH, MIN_SEQUENCE_LENGTH
 
 __version__ = "0.1.0"
@@ -51,6 +56,20 @@ NER_RECIPE = {
     "epochs": 5,
     "batch_size": 16,
     "learning_rate": 2e-4,
+    "warmup_epochs": 1,
+    "patience": 2,
+    "dropout": 0.1,
+    "optimizer": "adamw",
+    "weight_decay": 0.01,
+}
+
+
+#: CPU defaults for question answering: full fine-tuning, the span head starts from random.
+QA_RECIPE = {
+    "strategy": "full",
+    "epochs": 4,
+    "batch_size": 16,
+    "learning_rate": 1e-4,
     "warmup_epochs": 1,
     "patience": 2,
     "dropout": 0.1,
@@ -94,6 +113,15 @@ NER_OPTIONS = {
 }
 
 
+#: The `-o` options of `text-qa`.
+QA_OPTIONS = {
+    "max_length": Option(DEFAULT_MAX_LENGTH, "word pieces per window: [CLS] question [SEP] context part [SEP]",
+                         type=int, min=MIN_SEQUENCE_LENGTH, max=MAX_SEQUENCE_LENGTH),
+    "doc_stride": Option(DEFAULT_DOC_STRIDE, "word pieces between the starts of a long context's windows "
+                                             "(BERT's doc_stride; smaller = more overlap)", type=int, min=1),
+}
+
+
 def _text_plugin(name: str, kind: str, summary: str, recipe: dict) -> Plugin:
     ner = kind == "token-multiclass"
     output = "sequence" if ner else "pooled"  # NER tags every position; sentence tasks pool
@@ -128,6 +156,24 @@ multilabel_plugin = _text_plugin("text-multilabel", "multilabel",
                                  "Multi-label text classification (label sets), CSV/TSV/JSONL", SENTENCE_RECIPE)
 ner_plugin = _text_plugin("text-ner", "token-multiclass",
                           "Named-entity recognition from CoNLL files (BIO tags, entity-level F1)", NER_RECIPE)
+qa_plugin = Plugin(
+    name="text-qa",
+    domain="text",
+    summary="Extractive question answering (SQuAD 1.1 / 2.0 with no-answer, JSONL / CSV): answer spans "
+            "from all-MiniLM-L6-v2 or a keras-hub BERT-family preset",
+    backbones={DEFAULT_BACKBONE: text_spec(DEFAULT_BACKBONE, "sequence")},
+    default_backbone=DEFAULT_BACKBONE,
+    task=AnswerSpan(max_answer_length=DEFAULT_MAX_ANSWER_LENGTH),
+    data=QaData(),
+    recipe=dict(QA_RECIPE),
+    version=__version__,
+    custom_objects_module="zoo_text.layers",
+    analyze=analyze_qa,
+    report_sections=qa_report_sections,
+    options=dict(QA_OPTIONS),
+    resolve_backbone=partial(resolve_text_backbone, output="sequence"),
+    contract=2,
+)
 
-__all__ = ["plugin", "binary_plugin", "multilabel_plugin", "ner_plugin", "TextData", "NerData", "SENTENCE_RECIPE",
-           "NER_RECIPE", "NER_OPTIONS", "sentence_options"]
+__all__ = ["plugin", "binary_plugin", "multilabel_plugin", "ner_plugin", "qa_plugin", "TextData", "NerData", "QaData",
+           "SENTENCE_RECIPE", "NER_RECIPE", "QA_RECIPE", "NER_OPTIONS", "QA_OPTIONS", "sentence_options"]
