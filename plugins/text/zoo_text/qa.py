@@ -51,8 +51,8 @@ from zoo_text.backbones import DEFAULT_BACKBONE
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MAX_LENGTH = 192
-DEFAULT_DOC_STRIDE = 96
+DEFAULT_MAX_LENGTH = 128
+DEFAULT_DOC_STRIDE = 64
 DEFAULT_MAX_ANSWER_LENGTH = 30
 #: context word pieces a window must have room for next to its question
 MIN_CONTEXT_PIECES = 8
