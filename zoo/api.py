@@ -102,7 +102,7 @@ def TaskSpec(kind: str = "multiclass", loss: str | None = None, metrics: Sequenc
              monitor: str | None = None, monitor_mode: str | None = None) -> Task:
     """The built-in `zoo.tasks.Task` for `kind`, with optional loss, metrics and monitor.
 
-    `kind` is one of multiclass, binary, multilabel, regression, token-multiclass (see
+    `kind` is one of multiclass, binary, multilabel, regression, token-multiclass, answer-span (see
     `zoo.tasks` for labels and outputs of each). For a kind the core does not ship, pass an
     instance of your own `zoo.tasks.Task` subclass as `Plugin.task` instead.
 

@@ -5,42 +5,47 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+
+from tutorial_runner import run_tutorial, tutorial_blocks
 
 pytestmark = pytest.mark.slow
 
 #: small mode: 96 word pieces a window (a few demo contexts need two), the first 256 training windows
 SMALL = {"max_length": 96, "doc_stride": 48}
-
-#: new questions on a context the model never saw: accents, punctuation, two spaces, an unanswerable one
-NEW = [
-    {"id": "n1", "question": "Who built the bridge?",
-     "context": "The old bridge at  Carrow Ford was built by José Müller in 1850. It is 40 metres long and "
-                "was painted dark green in 1990."},
-    {"id": "n2", "question": "When was the bridge built?",
-     "context": "The old bridge at  Carrow Ford was built by José Müller in 1850. It is 40 metres long and "
-                "was painted dark green in 1990."},
-    {"id": "n3", "question": "How long is the bridge?",
-     "context": "The old bridge at  Carrow Ford was built by José Müller in 1850. It is 40 metres long and "
-                "was painted dark green in 1990."},
-]
+TUTORIAL = Path(__file__).resolve().parents[3] / "tutorials" / "question_answering.md"
+SMALL_RUN = ("zoo finetune --plugin text-qa -o max_length=96 -o doc_stride=48 --epochs 3 --batch-size 8 "
+             "--warmup-epochs 0 --max-samples 256")
 
 
 @pytest.fixture(scope="module")
-def qa_run(tmp_path_factory):
-    from zoo.training.finetune import finetune
-    from zoo_text import qa_plugin
+def tutorial(tmp_path_factory):
+    """tutorials/question_answering.md run as written, fine-tuning in small mode; its folder."""
+    folder = tmp_path_factory.mktemp("qa")
+    run_tutorial(TUTORIAL, folder, replace={"zoo finetune --plugin text-qa\n": SMALL_RUN + "\n"}, timeout=900)
+    return folder
 
-    recipe = qa_plugin.resolve_recipe(overrides={"epochs": 3, "max_samples": 256, "batch_size": 8, "warmup_epochs": 0, "options": SMALL}, origin="test")
-    return finetune(qa_plugin, recipe, runs_dir=tmp_path_factory.mktemp("qa") / "runs", verbose=0)
+
+def _run(folder):
+    return next((folder / "runs").glob("text-qa-*"))
 
 
-def test_fine_tuning_answers_questions_about_passages_it_never_saw(qa_run):
+def test_tutorial_names_the_commands():
+    blocks = "\n".join(tutorial_blocks(TUTORIAL))
+    for command in ("zoo finetune --plugin text-qa\n", "zoo export --format onnx",
+                    "zoo predict runs/text-qa-*/exports/model.onnx questions.jsonl"):
+        assert command in blocks
+
+
+def test_fine_tuning_answers_questions_about_passages_it_never_saw(tutorial):
     """SQuAD exact match / F1 on the demo's test contexts (none of them seen in training), windows recombined
     and the no-answer threshold tuned on validation, computed by the plugin's analyze hook."""
-    meta = json.loads((qa_run.path / "zoo.json").read_text())
-    test = qa_run.test_metrics
+    run = _run(tutorial)
+    meta = json.loads((run / "zoo.json").read_text())
+    assert meta["recipe"]["options"] == SMALL and meta["samples"]["train"] == 256
+    test = meta["metrics"]["test"]
     print("test:", {k: round(v, 3) for k, v in test.items()}, "threshold", meta["decision_threshold"])
     split = meta["data_metadata"]["split"]["test"]
     abstaining = split["unanswerable"] / split["questions"]  # the F1 of answering nothing at all: 0.18
@@ -48,44 +53,53 @@ def test_fine_tuning_answers_questions_about_passages_it_never_saw(qa_run):
     assert test["f1"] >= 0.4 > 2 * abstaining and test["has_answer_f1"] >= 0.4, test
     assert 0 <= test["exact_match"] <= test["f1"] <= 1
     scores = meta["analysis"]["qa_scores"]
-    assert scores["test"]["questions"] == meta["data_metadata"]["split"]["test"]["questions"] > 100
+    assert scores["test"]["questions"] == split["questions"] > 100
     assert scores["test"]["has_answer_questions"] + scores["test"]["no_answer_questions"] == scores["test"]["questions"]
     assert isinstance(meta["decision_threshold"], float)
     assert meta["task"]["kind"] == "answer-span" and meta["task"]["max_answer_length"] == 30
-    page = (qa_run.path / "report.html").read_text()
+    page = (run / "report.html").read_text()
     assert "Answers" in page and "has-answer F1" in page
-    assert "exact match" in (qa_run.path / "MODEL_CARD.md").read_text()
+    assert "exact match" in (run / "MODEL_CARD.md").read_text()
 
 
-def test_exports_verify_and_answer_like_keras(qa_run, tmp_path):
+def test_onnx_and_tflite_answer_like_keras(tutorial):
     from zoo.deploy import export_run, predict
 
-    questions = tmp_path / "new.jsonl"
-    questions.write_text("".join(json.dumps(q, ensure_ascii=False) + "\n" for q in NEW), encoding="utf-8")
-    from_keras = predict(qa_run.path, [str(questions)])
-    assert [r["input"] for r in from_keras] == [f"{questions}:{i} n{i}" for i in (1, 2, 3)]
-    for row, q in zip(from_keras, NEW):
+    questions = tutorial / "questions.jsonl"
+    contexts = {json.loads(line)["id"]: json.loads(line)["context"] for line in questions.read_text().splitlines()}
+    from_onnx = json.loads((tutorial / "answers.json").read_text())
+    from_keras = json.loads((tutorial / "answers_keras.json").read_text())
+    assert [r["input"] for r in from_keras] == [f"questions.jsonl:{i} {q}" for i, q in
+                                                enumerate(("bridge-who", "bridge-when", "bridge-toll"), start=1)]
+    for row in from_keras:
         if row["answered"]:  # an answer is the context's own characters, accents and spacing kept
-            assert q["context"][row["start"]:row["end"]] == row["answer"]
-    assert sum(r["answer"] in ("José Müller", "1850", "40 metres") for r in from_keras) >= 2, from_keras
-    for fmt in ("onnx", "tflite"):
-        exported = export_run(qa_run.path, fmt)
-        assert exported.verification.passed, exported.verification
-        assert exported.verification.agreement >= 0.99  # a near tie between two spans may fall either way
-        sidecar = json.loads(exported.sidecar_path.read_text())
-        tokenizer = sidecar["deployment"]["text_tokenizer"]
-        assert (tokenizer["max_length"], tokenizer["doc_stride"]) == (96, 48) and tokenizer["vocabulary_size"] == 30522
-        from_artifact = predict(exported.path, [str(questions)])
-        assert [r["answer"] for r in from_artifact] == [r["answer"] for r in from_keras], fmt
-        for a, b in zip(from_keras, from_artifact):
-            assert a["margin"] == pytest.approx(b["margin"], abs=1e-3)
+            assert contexts[row["input"].split()[-1]][row["start"]:row["end"]] == row["answer"]
+    assert sum(r["answer"] in ("José Müller", "1850") for r in from_keras[:2]) >= 1, from_keras
+    assert [r["answer"] for r in from_onnx] == [r["answer"] for r in from_keras]
+
+    run = _run(tutorial)
+    sidecar = json.loads((run / "exports" / "model.onnx.zoo.json").read_text())
+    tokenizer = sidecar["deployment"]["text_tokenizer"]
+    assert (tokenizer["max_length"], tokenizer["doc_stride"]) == (96, 48) and tokenizer["vocabulary_size"] == 30522
+    assert sidecar["decision_threshold"] == json.loads((run / "zoo.json").read_text())["decision_threshold"]
+    assert sidecar["verification"]["agreement"] >= 0.99  # a near tie between two spans may fall either way
+
+    exported = export_run(run, "tflite")
+    assert exported.verification.passed and exported.verification.agreement >= 0.99
+    from_tflite = predict(exported.path, [str(questions)])
+    assert [r["answer"] for r in from_tflite] == [r["answer"] for r in from_keras]
+    for a, b in zip(from_keras, from_tflite):
+        assert (a["margin"] is None) == (b["margin"] is None)
+        assert a["margin"] is None or a["margin"] == pytest.approx(b["margin"], abs=1e-3)
 
     # the CLI prints one answer per question
-    out = subprocess.run([sys.executable, "-m", "zoo.cli", "predict", str(exported.path), str(questions)],
-                         capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-2000:]
-    lines = [line for line in out.stdout.splitlines() if line.startswith(str(questions))]
-    assert len(lines) == 3 and all("threshold" in line for line in lines), out.stdout
+    out = (tutorial / "answers.txt")
+    text = subprocess.run([sys.executable, "-m", "zoo.cli", "predict", str(exported.path), str(questions)],
+                          capture_output=True, text=True, timeout=300, cwd=tutorial)
+    assert text.returncode == 0, text.stderr[-2000:]
+    out.write_text(text.stdout)
+    lines = [line for line in text.stdout.splitlines() if line.startswith(str(questions))]
+    assert len(lines) == 3 and all("threshold" in line or "no span" in line for line in lines), text.stdout
     for line, row in zip(lines, from_keras):
         assert (json.dumps(row["answer"], ensure_ascii=False) in line) if row["answered"] else "no answer" in line
 
