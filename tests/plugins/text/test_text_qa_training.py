@@ -125,3 +125,25 @@ def test_cli_refuses_a_bad_file_with_its_line(tmp_path):
     last = out.stderr.strip().splitlines()[-1]
     assert last.startswith("Error: ") and f"{bad}:1: answer '1820' is not at answer_start 3" in last, last
     assert not list((tmp_path / "runs").glob("*/model.keras"))
+
+
+@pytest.mark.parametrize("strategy", ["lora", "partial"])
+def test_lora_and_partial_train_what_they_say(tmp_path, strategy):
+    """The span head trains from random under every strategy; LoRA adds adapters, partial opens the top blocks."""
+    import numpy as np
+
+    from zoo.training.finetune import finetune
+    from zoo_text import qa_plugin
+
+    recipe = qa_plugin.resolve_recipe(overrides={"strategy": strategy, "epochs": 1, "max_samples": 32,
+                                                 "options": {"max_length": 64, "doc_stride": 32}}, origin="test")
+    result = finetune(qa_plugin, recipe, runs_dir=tmp_path, verbose=0)
+    paths = [w.path for w in result.model.trainable_weights]
+    if strategy == "lora":
+        adapters = [p for p in paths if "lora_kernel" in p]
+        assert len(adapters) == 6 * 6 * 2
+        assert sorted(set(paths) - set(adapters)) == ["output/bias", "output/kernel"]
+    else:
+        assert {p.split("/")[0] for p in paths} == {"output", "transformer_layer_4", "transformer_layer_5"}
+    assert result.model.output.shape[-1] == 2 and np.isfinite(result.metrics["loss"])
+    assert "f1" in result.test_metrics  # the analyze hook scored the test questions
