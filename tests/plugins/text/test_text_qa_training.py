@@ -108,10 +108,12 @@ def test_conformance_kit_trains_exports_and_predicts_the_examples(tmp_path):
     from zoo.testing import check_plugin
     from zoo_text import qa_plugin
 
+    # SavedModel here; the tutorial exports ONNX and the test above TFLite: every format answers from its artifact
     report = check_plugin(qa_plugin, recipe={"options": SMALL}, check_import=False, workdir=tmp_path,
-                          export_format="onnx")
+                          export_format="savedmodel")
     assert report["contract"] == 2 and report["backbones"]["minilm_l6"]["blocks"] == 7
     assert report["predict"]["rows"] == 6  # the six questions write_examples wrote
+    assert report["export"]["format"] == "savedmodel" and report["export"]["max_abs_diff"] < 1e-4
 
 
 def test_cli_refuses_a_bad_file_with_its_line(tmp_path):
