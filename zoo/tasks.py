@@ -622,14 +622,14 @@ class AnswerSpan(Task):
 
     def keras_loss(self, recipe=None):
         super().keras_loss(recipe)  # refuses --loss focal
-        return self.loss if self.loss is not None else span_loss
+        return span_loss if self.loss in (None, self.default_loss) else self.loss
 
     def keras_metrics(self):
         known = {"span_exact": span_exact, "span_f1": span_f1}
         return [known.get(name, name) for name in self.resolved_metrics()]
 
     def numpy_loss(self, labels, scores):
-        if self.loss is None:
+        if self.loss in (None, self.default_loss):
             logits = np.asarray(scores, dtype=np.float64)
             y = np.asarray(labels).reshape(-1, 2).astype(int)
             total = 0.0

@@ -288,7 +288,8 @@ def _compare_predictions(a: list[dict], b: list[dict], problems: list[str]) -> N
         return float(v) if isinstance(v, (int, float)) else 0.0
 
     def on_the_edge(r, s):  # a score within float noise of the threshold may fall either side
-        return "threshold" in r and abs(value(r) - float(r["threshold"])) <= 1e-3 and abs(value(r) - value(s)) <= 1e-3
+        noise = 1e-4 if "score" in r else 1e-3  # a probability; a margin of logits
+        return "threshold" in r and abs(value(r) - float(r["threshold"])) <= noise and abs(value(r) - value(s)) <= noise
 
     def same(x, y):  # other numbers (an answer's margin) within float noise
         if isinstance(x, float) and isinstance(y, float):

@@ -59,7 +59,9 @@ MIN_CONTEXT_PIECES = 8
 QA_SUFFIXES = (".json", ".jsonl", ".ndjson", ".csv", ".tsv")
 FLAT_COLUMNS = ("question", "context", "answer_text", "answer_start")
 
-_WORD = re.compile(r"\w+|[^\w\s]", re.UNICODE)
+#: a word (letters, digits, and the combining marks of decomposed accents: "cafe" + U+0301) or one mark
+_MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
+_WORD = re.compile(rf"\w[\w{_MARKS}]*|[^\w\s]", re.UNICODE)
 
 
 # --------------------------------------------------------------------------- text
@@ -121,8 +123,9 @@ def _json_lines(text: str) -> dict[str, int]:
     return found
 
 
-def read_squad(path: str | Path) -> list[Question]:
-    """Questions of a SQuAD v1.1 / v2.0 JSON file, every answer checked against its offset."""
+def read_squad(path: str | Path, answers: bool = True) -> list[Question]:
+    """Questions of a SQuAD v1.1 / v2.0 JSON file, every answer checked against its offset (`answers=False`:
+    answers are left out unread, as `zoo predict` reads a file)."""
     path = Path(path)
     text = io.read_text(path)
     try:
@@ -141,16 +144,15 @@ def read_squad(path: str | Path) -> list[Question]:
                 qid = str(qa.get("id", f"{a}.{p}.{q}"))
                 line = lines.get(qid)
                 source = f"{path}:{line}" if line else f"{path} {where}.qas[{q}]"
-                answers = [(str(x.get("text", "")), x.get("answer_start")) for x in qa.get("answers") or []]
-                if qa.get("is_impossible"):
-                    answers = []
-                out.append(_checked_question(qid, qa.get("question"), context, answers, source))
+                given = [] if qa.get("is_impossible") or not answers else \
+                    [(str(x.get("text", "")), x.get("answer_start")) for x in qa.get("answers") or []]
+                out.append(_checked_question(qid, qa.get("question"), context, given, source))
     if not out:
         raise DataError(f"{path}: no questions (data[].paragraphs[].qas[] is empty)")
     return out
 
 
-def read_flat(path: str | Path) -> list[Question]:
+def read_flat(path: str | Path, answers: bool = True) -> list[Question]:
     """Questions of a JSONL / CSV / TSV file with `question, context, answer_text, answer_start` columns."""
     path = Path(path)
     records = io.read_table(path)
@@ -163,21 +165,21 @@ def read_flat(path: str | Path) -> list[Question]:
         for column in ("question", "context"):
             if column not in fields:
                 raise DataError(f"{source}: no {column!r} field; the columns are {', '.join(FLAT_COLUMNS)}")
-        answer = fields.get("answer_text")
-        answers = [] if answer in (None, "") else [(str(answer), fields.get("answer_start"))]
+        answer = fields.get("answer_text") if answers else None
+        given = [] if answer in (None, "") else [(str(answer), fields.get("answer_start"))]
         out.append(_checked_question(str(fields.get("id") or ""), fields["question"],
-                                     fields["context"], answers, source))
+                                     fields["context"], given, source))
     return out
 
 
-def read_questions(path: str | Path) -> list[Question]:
-    """SQuAD JSON (`.json`) or a flat table (`.jsonl`, `.csv`, `.tsv`)."""
+def read_questions(path: str | Path, answers: bool = True) -> list[Question]:
+    """SQuAD JSON (`.json`) or a flat table (`.jsonl`, `.csv`, `.tsv`); `answers=False` leaves answers unread."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".json":
-        return read_squad(path)
+        return read_squad(path, answers)
     if suffix in (".jsonl", ".ndjson", ".csv", ".tsv"):
-        return read_flat(path)
+        return read_flat(path, answers)
     raise DataError(f"{path}: unknown file type {suffix or '(none)'}; use SQuAD .json, or .jsonl / .csv / .tsv "
                     f"with columns {', '.join(FLAT_COLUMNS)}")
 
@@ -234,6 +236,7 @@ class Split:
     questions: list[Question]
     windows: list[Window] = field(default_factory=list)
     widened: int = 0  # answers that start or end inside a word
+    unheld: int = 0  # answers longer than a window's room for context: no window holds them whole
 
 
 class Windower:
@@ -294,7 +297,7 @@ class Windower:
                     split.widened += 1
                 answer = (first_piece[inside[0]], last_piece[inside[-1]])
             offset = len(question_ids) + 2
-            begin = 0
+            begin, held = 0, False
             while True:
                 part = context_ids[begin:begin + room]
                 token_ids = [self.start_id] + question_ids + [self.end_id] + part + [self.end_id]
@@ -304,11 +307,14 @@ class Windower:
                 label = (0, 0)
                 if answer is not None and begin <= answer[0] and answer[1] < begin + room:
                     label = (offset + answer[0] - begin, offset + answer[1] - begin)
+                    held = True
                 split.windows.append(Window(index, token_ids + [self.pad_id] * pad, segment_ids + [0] * pad, label,
                                             spans + [None] * pad))
                 if begin + room >= len(context_ids):
                     break
-                begin += self.stride
+                begin += min(self.stride, room)  # a long question leaves less room: no context piece is skipped
+            if answer is not None and not held:
+                split.unheld += 1
         return split
 
     def arrays(self, split: Split) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -392,7 +398,7 @@ def score_answers(questions: Sequence[Question], predicted: Sequence[dict | None
         if p is None:
             continue
         text = decide(p, threshold)
-        truths = [t for t, _ in q.answers]
+        truths = [t for t, _ in q.answers if normalize_answer(t)]  # as evaluate-v2.0.py: "The" is no answer
         pair = (best_over_truths(squad_exact, text, truths), best_over_truths(squad_f1, text, truths))
         rows["all"].append(pair)
         rows["has_answer" if truths else "no_answer"].append(pair)
@@ -406,9 +412,10 @@ def score_answers(questions: Sequence[Question], predicted: Sequence[dict | None
 
 
 def tune_threshold(questions: Sequence[Question], predicted: Sequence[dict | None]) -> float:
-    """The no-answer margin that maximises F1 (SQuAD 2.0's best threshold); 0 when every question has an answer."""
-    if all(q.answers for q in questions):
-        return 0.0
+    """The no-answer margin that maximises F1 (SQuAD 2.0's best threshold); the lowest one of the ties.
+
+    When every question has an answer (SQuAD 1.1) that is at or below the lowest margin: always answer.
+    """
     margins = sorted({p["margin"] for p in predicted if p is not None and p["margin"] is not None})
     candidates = [0.0] + [m for m in margins] + [margins[-1] + 1.0 if margins else 1.0]
     best, best_f1 = 0.0, -1.0
@@ -434,8 +441,8 @@ class QaData(DataAdapter):
     def _checked(options: Mapping) -> Mapping:
         length, stride = options["max_length"], options["doc_stride"]
         if stride > length - MIN_CONTEXT_PIECES - 3:
-            raise ConfigError(f"-o doc_stride={stride} must be smaller than max_length={length} minus the question; "
-                              f"use at most {length // 2}")
+            raise ConfigError(f"-o doc_stride={stride} leaves no overlap room in max_length={length}; use at most "
+                              f"{length - MIN_CONTEXT_PIECES - 3} (half of max_length is usual)")
         return options
 
     def windower(self, backbone: str | None, options: Mapping) -> Windower:
@@ -508,7 +515,8 @@ class QaData(DataAdapter):
                     "split": counts, "split_rule": "by context (a context's questions stay in one split)",
                     "seed": recipe.seed, "backbone": recipe.backbone or DEFAULT_BACKBONE,
                     "max_length": windower.length, "doc_stride": windower.stride,
-                    "answers_widened_to_words": sum(p.widened for p in parts.values())}
+                    "answers_widened_to_words": sum(p.widened for p in parts.values()),
+                    "answers_in_no_window": sum(p.unheld for p in parts.values())}
         signature = {name: TensorSpec((windower.length,), "int32") for name in encoder.input_names}
         return DataBundle(train=ds("train"), validation=ds("validation"), test=ds("test"), class_names=[],
                           input_signature=signature, metadata=metadata, deployment={"text_tokenizer": settings})
@@ -528,7 +536,7 @@ class QaData(DataAdapter):
         windower = self._predict_windower(input_signature, options, deployment)
         questions = []
         for p in paths:
-            questions += read_questions(p)
+            questions += read_questions(p, answers=False)
         split = windower.windows(_number_contexts(questions), training=False)
         inputs, _ = windower.arrays(split)
         context = [{"question": w.question, "spans": w.spans, "qid": questions[w.question].qid,

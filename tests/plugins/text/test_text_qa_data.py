@@ -117,10 +117,41 @@ def test_recombination_picks_the_best_span_across_windows():
 
 def test_best_span_keeps_end_after_start_and_the_length_cap():
     assert best_span([5, 0, 3, 1], [5, 0, 1, 4], 2)[:2] == (2, 3)
-    s, e, score, null = best_span([0, 1, 0, 9], [0, 9, 0, 1], 3)  # the best start comes after the best end
-    assert s <= e and (s, e) != (3, 1)
-    assert best_span([0, 9, 0, 0, 0], [0, 0, 0, 0, 9], 2)[:2] != (1, 4)  # 4 positions > max 2
+    # the best start (3) comes after the best end (1): the best pair with end >= start is (1, 1) at 1 + 9
+    start, end, score, null = best_span([0, 1, 0, 9], [0, 9, 0, 1], 3)
+    assert (start, end, score, null) == (1, 1, 10.0, 0.0)
+    # (1, 4) spans 4 positions, more than 2: the best allowed pair is (3, 4) at 1 + 9
+    assert best_span([0, 9, 0, 1, 0], [0, 0, 0, 0, 9], 2)[:3] == (3, 4, 10.0)
     assert best_span([0, 9, 0], [0, 0, 9], 5, allowed=[False, False, True])[:2] == (2, 2)
+
+
+def test_a_long_question_does_not_skip_context(encoder):
+    """When a question leaves less room than doc_stride, windows still overlap: every context piece is read."""
+    question = Question("q", "Which " * 30 + "answer?", TRICKY, [("vermilion", TRICKY.index("vermilion"))], "t")
+    windower = Windower(encoder, 48, 40)
+    split = windower.windows([question], training=True)
+    room = 48 - len(windower._pieces([question.question])[0]) - 3
+    assert room < 40 and len(split.windows) > 2
+    seen = {span for w in split.windows for span in w.spans if span is not None}
+    assert seen == {(start, end) for _, start, end in split_words(TRICKY)}
+    assert any(w.label != (0, 0) for w in split.windows) and split.unheld == 0
+
+
+def test_an_answer_too_long_for_any_window_is_counted(encoder):
+    answer = TRICKY[:TRICKY.index(" It seats")]
+    split = Windower(encoder, 16, 4).windows([Question("q", "What?", TRICKY, [(answer, 0)], "t")], training=True)
+    assert split.unheld == 1 and all(w.label == (0, 0) for w in split.windows)
+
+
+def test_decomposed_accents_stay_with_their_word(encoder):
+    import unicodedata
+
+    context = unicodedata.normalize("NFD", "We met at the café near Zoë's house.")
+    answer = unicodedata.normalize("NFD", "café")
+    assert [w for w, _, _ in split_words(context)][4] == answer
+    split = Windower(encoder, 32, 8).windows([Question("q", "Where?", context, [(answer, context.index(answer))],
+                                                       "t")], training=True)
+    assert split.widened == 0 and _answer_text(split.questions[0], split.windows[0]) == answer
 
 
 def test_squad_normalisation_matches_the_official_script():
@@ -135,6 +166,13 @@ def test_squad_normalisation_matches_the_official_script():
     assert scores["exact_match"] == 0.5 and scores["has_answer_f1"] == 1.0 and scores["no_answer_f1"] == 0.0
     assert score_answers(questions, found, threshold=0.7)["f1"] == 1.0  # "London" dropped: right to abstain
     assert tune_threshold(questions, found) == pytest.approx(1.0)  # the lowest cut that drops London, keeps Paris
+    # SQuAD 1.1: every question has an answer, so the tuned cut answers all of them, even at negative margins
+    answerable = [Question("a", "?", "c", [("Paris", 0)], "t"), Question("b", "?", "c", [("Rome", 0)], "t")]
+    guesses = [{"answer": "Paris", "margin": -3.0}, {"answer": "Rome", "margin": 2.0}]
+    assert tune_threshold(answerable, guesses) <= -3.0
+    assert score_answers(answerable, guesses, tune_threshold(answerable, guesses))["f1"] == 1.0
+    # a gold answer that normalises to nothing ("The") does not count, as in evaluate-v2.0.py
+    assert score_answers([Question("c", "?", "c", [("The", 0)], "t")], [{"answer": "", "margin": None}])["f1"] == 1.0
 
 
 def test_the_task_metrics_agree_with_their_numpy_forms():
@@ -151,6 +189,8 @@ def test_the_task_metrics_agree_with_their_numpy_forms():
     assert task.numpy_loss(labels, scores) == pytest.approx(
         float(np.mean(keras.ops.convert_to_numpy(span_loss(labels, scores)))), rel=1e-5)
     assert task.numpy_metric("span_exact", labels, scores) >= 1 / 6
+    assert AnswerSpan(loss="span_crossentropy").keras_loss() is span_loss  # its default loss, by name
+    assert AnswerSpan(loss="span_crossentropy").numpy_loss(labels, scores) == pytest.approx(task.numpy_loss(labels, scores))
     task.check_labels(labels, [], "train")
     with pytest.raises(DataError, match="start <= end"):
         task.check_labels(np.array([[3, 2]]), [], "train")
@@ -173,6 +213,13 @@ def test_squad_and_flat_files_read_alike(tmp_path):
     for path in (squad, flat):
         qs = read_questions(path)
         assert [(q.question, q.answers) for q in qs] == [("When did it open?", [("1998", 28)]), ("Who owns it?", [])]
+    # zoo predict leaves answers unread: a stale offset does not stop it
+    stale = json.loads(squad.read_text())
+    stale["data"][0]["paragraphs"][0]["qas"][0]["answers"][0]["answer_start"] = 3
+    squad.write_text(json.dumps(stale), encoding="utf-8")
+    with pytest.raises(DataError, match="not at answer_start 3"):
+        read_questions(squad)
+    assert [q.answers for q in read_questions(squad, answers=False)] == [[], []]
 
 
 @pytest.mark.parametrize("case, message", [
