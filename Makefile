@@ -40,7 +40,7 @@ demo: install
 # start-up leave a single process short of both cores.
 JOBS ?= 2
 test: install lint-imports browser
-	$(PY) -m pytest -q -n $(JOBS) --dist loadfile
+	$(PY) -m pytest -q -n $(JOBS) --dist loadfile --durations=40
 
 # Headless Chromium renders each run's report.html in the tests (Debian's package; root or sudo).
 browser:

@@ -275,3 +275,24 @@ def test_the_demo_splits_by_context_and_has_unanswerable_questions():
                 q = p.questions[w.question]
                 assert normalize_answer(_answer_text(q, w)) == normalize_answer(q.answers[0][0])
     assert len(parts["train"].questions) >= 400
+
+
+def test_lora_and_partial_open_what_they_say():
+    """The span head trains from random under every strategy; LoRA adds adapters, partial opens the top blocks."""
+    from zoo.training.finetune import assemble
+    from zoo_text import qa_plugin
+
+    options = {"max_length": 32, "doc_stride": 16}
+    recipe = qa_plugin.resolve_recipe(overrides={"options": options})
+    bundle = qa_plugin.data.demo(recipe, qa_plugin.options_for(recipe))
+    for strategy in ("lora", "partial"):
+        recipe = qa_plugin.resolve_recipe(overrides={"strategy": strategy, "options": options})
+        parts = assemble(qa_plugin, recipe, bundle)
+        paths = [w.path for w in parts.model.trainable_weights]
+        if strategy == "lora":
+            adapters = [p for p in paths if "lora_kernel" in p]
+            assert len(adapters) == 6 * 6 * 2, strategy
+            assert sorted(set(paths) - set(adapters)) == ["output/bias", "output/kernel"]
+        else:
+            assert {p.split("/")[0] for p in paths} == {"output", "transformer_layer_4", "transformer_layer_5"}
+        assert tuple(parts.model.output.shape[1:]) == (32, 2)
