@@ -61,6 +61,7 @@ FLAT_COLUMNS = ("question", "context", "answer_text", "answer_start")
 
 #: a word (letters, digits, and the combining marks of decomposed accents: "cafe" + U+0301) or one mark
 _MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
+_PUNCTUATION = frozenset(string.punctuation)
 _WORD = re.compile(rf"\w[\w{_MARKS}]*|[^\w\s]", re.UNICODE)
 
 
@@ -74,7 +75,7 @@ def split_words(text: str) -> list[tuple[str, int, int]]:
 def normalize_answer(text: str) -> str:
     """The official SQuAD normalisation: lower case, no punctuation, no articles (a, an, the), single spaces."""
     text = text.lower()
-    text = "".join(ch for ch in text if ch not in set(string.punctuation))
+    text = "".join(ch for ch in text if ch not in _PUNCTUATION)
     text = re.sub(r"\b(a|an|the)\b", " ", text)
     return " ".join(text.split())
 
