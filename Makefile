@@ -9,7 +9,7 @@ DISTS := '.[mlflow]' export $(wildcard plugins/*)
 PYPROJECTS := pyproject.toml export/pyproject.toml $(wildcard plugins/*/pyproject.toml)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: install demo test test-fast bench lint lint-imports browser clean
+.PHONY: install demo test test-full test-fast bench lint lint-imports browser clean
 
 install: $(STAMP)
 
@@ -40,6 +40,11 @@ demo: install
 # start-up leave a single process short of both cores.
 JOBS ?= 2
 test: install lint-imports browser
+	$(PY) -m pytest -q -n $(JOBS) --dist loadfile --durations=40 -m "not full"
+
+# Everything, with the full-scale demo runs (marker `full`, many minutes each) that `make test` leaves to
+# the benchmarks and to `make demo`.
+test-full: install lint-imports browser
 	$(PY) -m pytest -q -n $(JOBS) --dist loadfile --durations=40
 
 # Headless Chromium renders each run's report.html in the tests (Debian's package; root or sudo).

@@ -19,7 +19,7 @@ from report_testing import chromium_checked, decode_all, needs_chromium, section
 ZOO = Path(sys.executable).with_name("zoo")
 
 
-def _run(args, cwd, timeout=600):
+def _run(args, cwd, timeout=1500):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     result = subprocess.run(args, cwd=cwd, capture_output=True, text=True, env=env, timeout=timeout)
     assert result.returncode == 0, f"{args} exited {result.returncode}:\n{result.stderr[-3000:]}"
@@ -122,6 +122,7 @@ def test_the_report_page_renders_the_study_section(ct_cache, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.full  # `make demo` itself, 7-10 min; test_ct_tutorial.py runs the same commands in small mode
 @pytest.mark.skipif(not ZOO.exists(), reason="the zoo command is not installed in this environment")
 def test_demo_finetune_export_predict_through_the_cli(ct_cache, tmp_path):
     # `zoo finetune --plugin medical-ct` with no other argument (the run folder aside)

@@ -83,6 +83,7 @@ def _ap_on(result, tables) -> float:
 
 
 @pytest.mark.slow
+@pytest.mark.full  # 9 min alone; benchmarks/fraud.py measures the same comparison at its rows
 def test_pretraining_helps_when_labels_are_few(tmp_path):
     """Fine-tuning from the pretrained encoder beats training from scratch on PR-AUC with 13 labelled frauds.
 

@@ -1,7 +1,8 @@
 """tutorials/fraud_detection.md runs: every ```bash block, in order, in a fresh folder (small mode).
 
 Small mode replaces the data size and pretraining epochs written in the tutorial
-(`--rows 40000` -> 12000, `--epochs 20` -> 3); every command is otherwise as written.
+(`--rows 40000` -> 12000, `--epochs 20` -> 3) and fine-tunes for 4 epochs; every command is otherwise
+as written.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import pytest
 from tutorial_runner import run_tutorial, tutorial_blocks
 
 TUTORIAL = Path(__file__).resolve().parents[3] / "tutorials" / "fraud_detection.md"
-SMALL = {"--rows 40000": "--rows 12000", "unlabelled.csv --epochs 20": "unlabelled.csv --epochs 3"}
+SMALL = {"--rows 40000": "--rows 12000", "unlabelled.csv --epochs 20": "unlabelled.csv --epochs 3",
+         '--weights "$PRETRAINED"\n': '--weights "$PRETRAINED" --epochs 4\n'}
 
 
 
@@ -33,6 +35,7 @@ def test_tutorial_runs(tmp_path):
     run_tutorial(TUTORIAL, tmp_path, replace=SMALL)
     run = next(p for p in (tmp_path / "runs").glob("tabular-fraud-2*"))
     meta = json.loads((run / "zoo.json").read_text())
+    assert meta["recipe"]["epochs"] == 4                              # small mode ran
     assert meta["weights"].startswith(str(tmp_path / "runs" / "tabular-fraud-pretrain-")) or \
         "tabular-fraud-pretrain-" in meta["weights"]
     assert meta["analysis"]["threshold"]["cost_fn"] == 200          # chosen again in step 4

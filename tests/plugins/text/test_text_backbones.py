@@ -90,6 +90,18 @@ def test_blocks_cover_embeddings_then_each_transformer_layer():
         resolve_blocks(spec, model)  # every layer with weights, in order
 
 
+def test_linear_probe_and_partial_open_what_they_say():
+    """On the assembled model (the engine's path up to compile): the head alone, or the top 2 blocks and it."""
+    from zoo.training.finetune import assemble
+    from zoo_text import plugin
+
+    bundle = demo(plugin, max_samples=32, options={"sequence_length": 16})
+    for strategy, expected in (("linear-probe", {"output"}),
+                               ("partial", {"output", "transformer_layer_4", "transformer_layer_5"})):
+        parts = assemble(plugin, recipe_for(plugin, strategy=strategy, options={"sequence_length": 16}), bundle)
+        assert {w.path.split("/")[0] for w in parts.model.trainable_weights} == expected, strategy
+
+
 def test_pooling_comes_from_the_options_and_ner_keeps_the_sequence():
     from zoo_text import ner_plugin
     from zoo_text import plugin as text_plugin
