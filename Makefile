@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.install-stamp
 # the core with its MLflow extra (the tracking tests read a local MLflow store back)
-DISTS := '.[mlflow]' export $(wildcard plugins/*)
+DISTS := '.[mlflow,detection]' export $(wildcard plugins/*)
 PYPROJECTS := pyproject.toml export/pyproject.toml $(wildcard plugins/*/pyproject.toml)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 

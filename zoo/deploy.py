@@ -126,6 +126,7 @@ def export_run(run: str | Path, fmt: str, *, quantize: str = "none", out: str | 
         sidecar["calibration"] = drawn
     task = plugin.task
     threshold = meta.get("decision_threshold")
+    model = task.serving_model(model)
     report = export_model(model, exporter, out, samples=verify_inputs, calibration=calibration, options=options,
                           input_signature=signature, task_kind=task.kind, sidecar=sidecar,
                           verify=verify, force=force,
@@ -145,6 +146,7 @@ def _open(target: Path):
     if (target / rundir.RUN_FILE).is_file():
         meta, model = load_run(target)
         signature = {k: (tuple(v["shape"]), v["dtype"]) for k, v in meta["input_signature"].items()}
+        model = registry.get_plugin(meta["plugin"]).task.serving_model(model)
         return runner_from_keras(model, signature), meta
     sidecar = Path(str(target) + ".zoo.json")
     if not target.exists():

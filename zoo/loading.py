@@ -71,6 +71,7 @@ def load_keras_model(path: str | Path, meta: dict | None = None, plugin=None):
         )
     if meta or plugin is not None:
         import_custom_objects(meta or {}, plugin)
+    import zoo.detection  # noqa: F401 - registers the core's own serialisable layers (decoded boxes)
     try:
         return keras.saving.load_model(path, safe_mode=True, compile=False)
     except (ValueError, TypeError) as exc:

@@ -17,6 +17,7 @@ Built-in kinds (`TaskSpec(kind=...)` in `zoo.api` returns one of these):
 | `regression` | `Regression` | (N, K) linear | (N,) or (N, K) float |
 | `token-multiclass` | `TokenMulticlass` | (N, T, C) softmax per position | (N, T) tag index, -1 ignored |
 | `answer-span` | `AnswerSpan` | (N, T, 2) start and end logits per position | (N, 2) start, end position; (0, 0) no answer |
+| `detection` | `Detection` | (N, L, 7 + C) box, anchor point, class logits per location (`zoo.detection`) | (N, M, 5) boxes `x1 y1 x2 y2 class`, class -1 pads |
 
 Example, a kind of one's own (ordinal classes, K-1 cumulative sigmoids):
 
@@ -66,7 +67,7 @@ class _Numpy:
 
 np = _Numpy()
 
-__all__ = ["Task", "Multiclass", "Binary", "Multilabel", "Regression", "TokenMulticlass", "AnswerSpan",
+__all__ = ["Task", "Multiclass", "Binary", "Multilabel", "Regression", "TokenMulticlass", "AnswerSpan", "Detection",
            "BUILTIN_TASKS", "task_for_kind", "best_span", "span_loss", "span_exact", "span_f1"]
 
 EPSILON = 1e-7  # Keras' clipping of probabilities in its cross-entropy losses
@@ -132,6 +133,24 @@ class Task:
     def output_bias(self, class_prior: Sequence[float] | None) -> list[float] | None:
         """Initial output bias (None: zeros)."""
         return None
+
+    def build_outputs(self, head_inputs, hidden, n_classes: int, class_prior: Sequence[float] | None = None):
+        """The head's output tensor from `hidden` (after its MLP and dropout); `head_inputs` is what the
+        head received (the pooled features). Default: a Dense layer named `output` with
+        `output_units`, `activation` and `output_bias`; a kind that needs more than a Dense layer
+        (decoded boxes) overrides it."""
+        import keras
+
+        bias = self.output_bias(class_prior)
+        initializer = "zeros" if bias is None else keras.initializers.Constant(bias if len(bias) > 1 else bias[0])
+        return keras.layers.Dense(self.output_units(n_classes), activation=self.activation,
+                                  bias_initializer=initializer, dtype="float32", name="output")(hidden)
+
+    def serving_model(self, model):
+        """The model deployments run: what `zoo export` converts and verifies, and what `zoo predict`
+        runs for a run folder. Default: `model` itself; a kind whose raw outputs need a last step
+        in the graph (non-maximum suppression) puts it behind `model` here."""
+        return model
 
     def class_prior(self, labels: np.ndarray, n_classes: int) -> list[float] | None:
         """Class frequencies of the training labels (None when the kind has no classes)."""
@@ -690,8 +709,149 @@ class AnswerSpan(Task):
         return "same span", float(np.mean(same)) if same else float("nan")
 
 
+# --------------------------------------------------------------------------- object detection
+
+@dataclass(frozen=True)
+class Detection(Task):
+    """Boxes and classes per image, anchor-free and one-stage (`zoo.detection` holds the Keras side).
+
+    Labels: `(max_boxes, 5)` per image, `[x1, y1, x2, y2, class]` in fractions of the image, rows
+    of class -1 pad. The head's input is a vector per pyramid location followed by the location's
+    anchor point (centre x, centre y, stride, in fractions of the image); the model's output (what
+    `fit` trains with the focal + GIoU `detection_loss`) is per location the decoded box, the
+    anchor point and the class logits. Deployments run `serving_model`: the model followed by
+    top-K and Fast NMS in the graph, `(max_detections, 6)` rows `[x1, y1, x2, y2, score, class]`.
+    Scored by COCO mAP@[.5:.95] (`map`) and mAP@.5 (`map_50`) through pycocotools; an export
+    agrees with Keras when it finds Keras' boxes above the decision threshold (0.3 unless the run
+    tuned one), same class at IoU >= `agreement_iou`.
+    """
+
+    max_detections: int = 100
+    iou_threshold: float = 0.5
+    score_threshold: float = 0.05
+    agreement_iou: float = 0.9
+
+    kind: ClassVar[str] = "detection"
+    activation: ClassVar[str | None] = None
+    default_loss: ClassVar[str] = "detection_loss"
+    default_metrics: ClassVar[tuple[str, ...]] = ()
+    default_monitor: ClassVar[tuple[str, str]] = ("val_loss", "min")
+    per_position: ClassVar[bool] = True
+    default_threshold: ClassVar[float] = 0.3
+    prior_probability: ClassVar[float] = 0.01  #: initial class probability at every location (RetinaNet)
+
+    def output_units(self, n_classes: int) -> int:
+        return 4 + n_classes
+
+    def build_outputs(self, head_inputs, hidden, n_classes, class_prior=None):
+        import keras
+
+        from zoo.detection import AnchorPoints, DecodeBoxes
+
+        distances = keras.layers.Dense(4, dtype="float32", name="box")(hidden)
+        logits = keras.layers.Dense(n_classes, dtype="float32", name="output", bias_initializer=keras.initializers.
+                                    Constant(-math.log((1 - self.prior_probability) / self.prior_probability)))(hidden)
+        raw = keras.layers.Concatenate(name="raw", dtype="float32")([distances, logits])
+        anchors = AnchorPoints(name="anchors")(head_inputs)
+        return DecodeBoxes(name="decoded", dtype="float32")([raw, anchors])
+
+    def serving_model(self, model):
+        import keras
+
+        from zoo.detection import Postprocess
+
+        if model.outputs and model.outputs[0].shape[-1] == 6 and "postprocess" in [l.name for l in model.layers]:
+            return model
+        out = Postprocess(self.max_detections, self.iou_threshold, self.score_threshold,
+                          name="postprocess")(model.outputs[0])
+        return keras.Model(model.inputs, out, name=f"{model.name}_serving")
+
+    def check_labels(self, labels, class_names, split):
+        super().check_labels(labels, class_names, split)
+        labels = np.asarray(labels)
+        if labels.ndim != 3 or labels.shape[-1] != 5:
+            raise DataError(f"{split} labels have shape {labels.shape}; a detection task needs (N, max_boxes, 5) rows "
+                            "[x1, y1, x2, y2, class], class -1 padding")
+        real = labels[..., 4] >= 0
+        boxes = labels[..., :4]
+        bad = real & ((boxes < -1e-6).any(-1) | (boxes > 1 + 1e-6).any(-1) | (boxes[..., 2] <= boxes[..., 0])
+                      | (boxes[..., 3] <= boxes[..., 1]) | (labels[..., 4] >= max(len(class_names), 1))
+                      | (np.mod(labels[..., 4], 1) != 0))
+        if bad.any():
+            image, row = (int(v) for v in np.argwhere(bad)[0])
+            raise DataError(f"{split} image {image}, box {row}: {labels[image, row].tolist()} is not x1 < x2, y1 < y2 "
+                            f"in [0, 1] with a class id below {len(class_names)}")
+
+    def keras_loss(self, recipe=None):
+        super().keras_loss(recipe)  # refuses --loss focal (the loss is focal already)
+        from zoo.detection import detection_loss
+
+        return detection_loss if self.loss in (None, self.default_loss) else self.loss
+
+    def keras_metrics(self):
+        return []
+
+    def _final(self, scores):
+        from zoo.detection import BOX_CHANNELS, postprocess
+
+        scores = np.asarray(scores)
+        if scores.shape[-1] == 6 and scores.shape[-2] <= self.max_detections:
+            return scores
+        if scores.shape[-1] <= BOX_CHANNELS:
+            raise DataError(f"detection outputs of shape {scores.shape} have no class logits")
+        return postprocess(scores, max_detections=self.max_detections, iou_threshold=self.iou_threshold,
+                           score_threshold=self.score_threshold)
+
+    def score(self, labels, scores):
+        """`loss`, `map`, `map_50` and `ap_<class id>` from labels and raw outputs (N, L, 7 + C)."""
+        from zoo.detection import BOX_CHANNELS, coco_map
+
+        scores = np.asarray(scores)
+        result = coco_map(labels, self._final(scores), scores.shape[-1] - BOX_CHANNELS)
+        out = {"loss": self.numpy_loss(labels, scores), "map": result["map"], "map_50": result["map_50"]}
+        out.update({f"ap_{c}": ap for c, ap in enumerate(result["ap_per_class"]) if ap is not None})
+        return out
+
+    def numpy_loss(self, labels, scores):
+        from zoo.detection import detection_loss
+
+        if self.loss in (None, self.default_loss):
+            return float(np.mean(np.asarray(detection_loss(np.asarray(labels, "float32"),
+                                                           np.asarray(scores, "float32")))))
+        return super().numpy_loss(labels, scores)
+
+    def decode(self, scores, class_names, threshold=None):
+        """One image's outputs -> `{"boxes": [{"box": [x1, y1, x2, y2], "class", "score"}, ...]}`, best
+        first, above the threshold; boxes in fractions of the image."""
+        cut = self.default_threshold if threshold is None else float(threshold)
+        rows = self._final(np.asarray(scores)[None])[0]
+        boxes = [{"box": [round(float(v), 5) for v in r[:4]],
+                  "class": class_names[int(r[5])] if int(r[5]) < len(class_names) else str(int(r[5])),
+                  "score": float(r[4])} for r in rows if r[4] >= cut]
+        return {"boxes": boxes, "threshold": cut}
+
+    def agreement(self, reference, produced, threshold=None):
+        from zoo.detection import match_boxes
+
+        cut = self.default_threshold if threshold is None else float(threshold)
+        ref, out = self._final(reference), self._final(produced)
+        matched = total = empty_agree = 0
+        for r, p in zip(ref, out):
+            m, t = match_boxes(r, p, cut, self.agreement_iou)
+            matched, total = matched + m, total + t
+            empty_agree += int(t == 0 and not (p[:, 4] >= cut).any())
+        what = f"boxes found at IoU>={self.agreement_iou}"
+        if total == 0:  # Keras found nothing anywhere: agreement is finding nothing too
+            return what, empty_agree / max(len(ref), 1)
+        return what, matched / total
+
+    def transfer_targets(self, labels, n_classes):
+        raise ConfigError("zoo select scores one pooled feature vector per image; a detection task labels boxes, "
+                          "which it does not score yet")
+
+
 BUILTIN_TASKS: Mapping[str, type[Task]] = {
-    cls.kind: cls for cls in (Multiclass, Binary, Multilabel, Regression, TokenMulticlass, AnswerSpan)
+    cls.kind: cls for cls in (Multiclass, Binary, Multilabel, Regression, TokenMulticlass, AnswerSpan, Detection)
 }
 
 

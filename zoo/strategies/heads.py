@@ -42,9 +42,9 @@ def build_head(feature_dim: int, task, n_classes: int, recipe,
                class_prior: Sequence[float] | None = None, name: str = "head", sequence: bool = False):
     """Optional MLP with dropout, then the task's output layer, on pooled features.
 
-    The task (`zoo.tasks.Task`) gives the output units, activation and initial bias
-    (for a binary task log(p / (1 - p)) of the positive class prior, so an imbalanced
-    problem does not begin by predicting 50%).
+    The task (`zoo.tasks.Task.build_outputs`) makes the output layer: its units, activation and
+    initial bias (for a binary task log(p / (1 - p)) of the positive class prior, so an
+    imbalanced problem does not begin by predicting 50%), or more where the kind needs it.
     """
     import keras
 
@@ -55,9 +55,5 @@ def build_head(feature_dim: int, task, n_classes: int, recipe,
         x = keras.layers.Dense(recipe.head_hidden, activation="silu", name="hidden")(x)
     if recipe.dropout:
         x = keras.layers.Dropout(recipe.dropout, name="dropout")(x)
-    units = task.output_units(n_classes)
-    bias = task.output_bias(class_prior)
-    initializer = "zeros" if bias is None else keras.initializers.Constant(bias if len(bias) > 1 else bias[0])
-    outputs = keras.layers.Dense(units, activation=task.activation, bias_initializer=initializer, dtype="float32",
-                                 name="output")(x)
+    outputs = task.build_outputs(inputs, x, n_classes, class_prior)
     return keras.Model(inputs, outputs, name=name)
