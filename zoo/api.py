@@ -300,6 +300,10 @@ class BackboneSpec:
       weights were pretrained with, over the pooled features (ImageNet's 1000 classes:
       kernel `(features, classes)`, bias `(classes,)`), or None for a source without one.
       `zoo select` scores with it (LEEP); nothing else uses it.
+    - `neck(model) -> [layer_name, ...]` (optional): layers of the built model that are new
+      rather than pretrained (a detector's feature pyramid). They train under every strategy,
+      as the head does, and stay out of `blocks()`; a backbone with a neck is never
+      feature-cached by the linear probe, since what it computes changes as it trains.
 
     Example: `BackboneSpec(name="mobilenet_v2", build=..., blocks=...,
     weights={"imagenet": "ImageNet-1k, shipped"}, default_weights="imagenet")`.
@@ -314,6 +318,7 @@ class BackboneSpec:
     summary: str = ""
     parameters: str = ""
     source_head: Callable[[Any], Any] | None = None
+    neck: Callable[[Any], list[str]] | None = None
 
 
 @dataclass
@@ -325,7 +330,9 @@ class DataBundle:
     task kind: see `zoo.tasks`). `test` may be None.
     `augment`, when given, is a callable (usually a Keras layer) applied to training
     *batches* only: it receives the batched inputs dict (`{name: (B, ...) tensor}`) and
-    `training=True`, and returns a dict of the same keys, shapes and dtypes.
+    `training=True`, and returns a dict of the same keys, shapes and dtypes. One with the
+    attribute `with_labels = True` is called `augment(inputs, labels, training=True)` and
+    returns `(inputs, labels)`: a flip or crop that moves boxes with the image.
     `preprocessing`, when given, is a Keras layer (or model) fitted to the
     training split (adapted `Normalization`, vocabularies) that the engine puts first,
     before the backbone's own preprocessing. A pretraining run saves the one it used, and

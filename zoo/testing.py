@@ -182,8 +182,14 @@ def _check_preview(plugin, bundle, recipe, options, report) -> None:
 def _check_augment(bundle, recipe) -> None:
     if bundle.augment is None:
         return
-    batch = next(iter(bundle.train.batch(min(8, recipe.batch_size)).take(1)))[0]
-    out = bundle.augment(batch, training=True)
+    batch, labels = next(iter(bundle.train.batch(min(8, recipe.batch_size)).take(1)))
+    if getattr(bundle.augment, "with_labels", False):
+        out, moved = bundle.augment(batch, labels, training=True)
+        if tuple(moved.shape) != tuple(labels.shape) or moved.dtype != labels.dtype:
+            raise AssertionError(f"labels came back {tuple(moved.shape)} {moved.dtype.name}, went in "
+                                 f"{tuple(labels.shape)} {labels.dtype.name}")
+    else:
+        out = bundle.augment(batch, training=True)
     if not isinstance(out, Mapping) or set(out) != set(batch):
         raise AssertionError(f"returned {type(out).__name__} with keys {sorted(out) if isinstance(out, Mapping) else '-'}"
                              f", expected a dict with keys {sorted(batch)}")

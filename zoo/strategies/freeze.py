@@ -41,6 +41,7 @@ class FreezePlan:
     blocks: list[list[Any]]
     trainable_blocks: int
     lora_layers: list[str] = field(default_factory=list)
+    neck: list[Any] = field(default_factory=list)
 
     def describe(self) -> dict:
         return {
@@ -48,12 +49,26 @@ class FreezePlan:
             "blocks": len(self.blocks),
             "trainable_blocks": self.trainable_blocks,
             "lora_layers": len(self.lora_layers),
+            **({"neck_layers": len(self.neck)} if self.neck else {}),
         }
 
 
+def resolve_neck(spec, backbone) -> list[Any]:
+    """The layers `spec.neck(backbone)` names (new layers that train under every strategy)."""
+    if getattr(spec, "neck", None) is None:
+        return []
+    by_name = {layer.name: layer for layer in backbone.layers}
+    names = list(spec.neck(backbone))
+    unknown = [n for n in names if n not in by_name]
+    if unknown:
+        raise PluginError(f"backbone {spec.name!r}: neck() names unknown layer {unknown[0]!r}")
+    return [by_name[n] for n in names]
+
+
 def resolve_blocks(spec, backbone) -> list[list[Any]]:
-    """Turn `spec.blocks(backbone)` layer names into layers; check they cover it in order."""
+    """Turn `spec.blocks(backbone)` layer names into layers; check they cover it (its neck aside) in order."""
     names = spec.blocks(backbone)
+    neck = {layer.name for layer in resolve_neck(spec, backbone)}
     by_name = {layer.name: layer for layer in backbone.layers}
     order = {layer.name: i for i, layer in enumerate(backbone.layers)}
     if not names:
@@ -68,6 +83,8 @@ def resolve_blocks(spec, backbone) -> list[list[Any]]:
                 raise PluginError(f"backbone {spec.name!r}: block {i} names unknown layer {name!r}")
             if name in seen:
                 raise PluginError(f"backbone {spec.name!r}: layer {name!r} is in two blocks")
+            if name in neck:
+                raise PluginError(f"backbone {spec.name!r}: layer {name!r} is in a block and in the neck")
             seen.add(name)
             layers.append(by_name[name])
         first = min(order[n] for n in block)
@@ -75,7 +92,7 @@ def resolve_blocks(spec, backbone) -> list[list[Any]]:
             raise PluginError(f"backbone {spec.name!r}: block {i} starts before block {i - 1} ends")
         last = max(order[n] for n in block)
         blocks.append(layers)
-    missing = [layer.name for layer in backbone.layers if layer.weights and layer.name not in seen]
+    missing = [layer.name for layer in backbone.layers if layer.weights and layer.name not in seen | neck]
     if missing:
         raise PluginError(
             f"backbone {spec.name!r}: blocks() leave layers with weights out: {', '.join(missing[:5])}"
@@ -84,14 +101,16 @@ def resolve_blocks(spec, backbone) -> list[list[Any]]:
     return blocks
 
 
-def set_trainable_top(backbone, blocks, k: int, frozen_batchnorm: bool = True) -> None:
-    """Freeze the backbone except its top `k` blocks (every layer not in a block is frozen)."""
+def set_trainable_top(backbone, blocks, k: int, frozen_batchnorm: bool = True, neck=()) -> None:
+    """Freeze the backbone except its top `k` blocks and its neck (every other layer is frozen)."""
     backbone.trainable = True
     for layer in backbone.layers:
         layer.trainable = False
     for block in blocks[len(blocks) - k:] if k else []:
         for layer in block:
             layer.trainable = True
+    for layer in neck:
+        layer.trainable = True
     if frozen_batchnorm:
         freeze_batchnorm(backbone)
 
@@ -105,9 +124,16 @@ def freeze_batchnorm(model) -> None:
             layer.trainable = False
 
 
-def apply_strategy(recipe, backbone, blocks) -> FreezePlan:
-    """Set `trainable` flags on the backbone for `recipe.strategy`; return the plan."""
+def apply_strategy(recipe, backbone, blocks, neck=()) -> FreezePlan:
+    """Set `trainable` flags on the backbone for `recipe.strategy` (its `neck` layers always train); the plan."""
     plan = _apply(recipe, backbone, blocks)
+    neck = list(neck)
+    if neck:
+        if not backbone.trainable:  # the linear probe: frozen blocks, a training neck
+            set_trainable_top(backbone, blocks, 0, False, neck)
+        for layer in neck:
+            layer.trainable = True
+        plan.neck = neck
     if recipe.batchnorm == "inference":
         freeze_batchnorm(backbone)
     return plan
@@ -180,7 +206,7 @@ def gradual_unfrozen(epoch: int, every: int, n_blocks: int) -> int:
     return min(n_blocks, epoch // every)
 
 
-def make_gradual_callback(backbone, blocks, every: int, frozen_batchnorm: bool = True):
+def make_gradual_callback(backbone, blocks, every: int, frozen_batchnorm: bool = True, neck=()):
     import keras
 
     class GradualUnfreezing(keras.callbacks.Callback):
@@ -200,7 +226,7 @@ def make_gradual_callback(backbone, blocks, every: int, frozen_batchnorm: bool =
             k = gradual_unfrozen(epoch, every, len(blocks))
             self.schedule[epoch] = k
             if k != self.current:
-                set_trainable_top(backbone, blocks, k, frozen_batchnorm)
+                set_trainable_top(backbone, blocks, k, frozen_batchnorm, neck)
                 self.current = k
                 self.model.make_train_function(force=True)
                 log.info("epoch %d: top %d of %d blocks trainable", epoch + 1, k, len(blocks))

@@ -96,7 +96,10 @@ def batched(dataset, recipe: Recipe, training: bool, augment=None, size: int | N
         dataset = dataset.shuffle(buffer, seed=recipe.seed, reshuffle_each_iteration=True)
     dataset = dataset.batch(recipe.batch_size)
     if training and augment is not None:
-        dataset = dataset.map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
+        if getattr(augment, "with_labels", False):  # moves labels with the inputs (boxes with their image)
+            dataset = dataset.map(lambda x, y: augment(x, y, training=True), num_parallel_calls=tf.data.AUTOTUNE)
+        else:
+            dataset = dataset.map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
@@ -130,7 +133,7 @@ def assemble(plugin, recipe: Recipe, bundle, prior=None) -> Assembly:
     """Build preprocessing -> backbone -> pooling -> head and apply the strategy."""
     import keras
 
-    from zoo.strategies.freeze import apply_strategy, resolve_blocks
+    from zoo.strategies.freeze import apply_strategy, resolve_blocks, resolve_neck
     from zoo.strategies.heads import build_head, build_pooling
 
     from zoo import contract
@@ -154,7 +157,7 @@ def assemble(plugin, recipe: Recipe, bundle, prior=None) -> Assembly:
     dual = keras.Model(inputs, [outputs, pooled], name=f"{name}_dual")
     feature_model = keras.Model(inputs, pooled, name=f"{name}_features")
     blocks = resolve_blocks(spec, backbone)
-    plan = apply_strategy(recipe, backbone, blocks)
+    plan = apply_strategy(recipe, backbone, blocks, resolve_neck(spec, backbone))
     return Assembly(model, dual, feature_model, backbone, head, blocks, plan)
 
 
@@ -414,7 +417,7 @@ def _train(plugin, recipe, bundle, parts, run, train_raw, val_raw, steps, monito
     callbacks += extra_callbacks
     cached = None
     loss = make_loss(plugin.task, recipe)
-    if recipe.strategy == "linear-probe" and recipe.cache_features:
+    if recipe.strategy == "linear-probe" and recipe.cache_features and not parts.plan.neck:
         if bundle.augment is not None:
             log.info("linear probe with a feature cache: augmentation is not applied (use --no-cache to apply it)")
         x_train, y_train = compute_features(parts.feature_model, train_raw)
@@ -443,7 +446,7 @@ def _train(plugin, recipe, bundle, parts, run, train_raw, val_raw, steps, monito
             optimizer = make_optimizer(recipe, steps)
         if recipe.strategy == "gradual":
             callbacks.append(make_gradual_callback(parts.backbone, parts.blocks, recipe.unfreeze_every,
-                                                   recipe.batchnorm == "inference"))
+                                                   recipe.batchnorm == "inference", parts.plan.neck))
             # Slots for every weight that will ever train, before the first trace.
             was = [layer.trainable for layer in parts.backbone.layers]
             for layer in parts.backbone.layers:
