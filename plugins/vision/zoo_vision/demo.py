@@ -351,3 +351,23 @@ _DRAW = {
     "fruit": _draw_fruit,
     "leaf": _draw_leaf,
 }
+
+
+# --------------------------------------------------------------------------- reuse (the detection demo)
+
+def draw_object(name: str, rng):
+    """One object of demo class `name` (RGBA, drawn at 256 px, transparent around it), as `render` draws it.
+
+    Example: `draw_object("fish", numpy.random.default_rng(0)).size == (256, 256)`.
+    """
+    return _DRAW[name](rng)
+
+
+def draw_background(rng, width: int, height: int):
+    """A cluttered RGBA background (colour field, grain, strokes and blobs), as `render` draws it."""
+    return _background(rng, width, height)
+
+
+def draw_foreground_clutter(rng, canvas) -> None:
+    """A few strokes across `canvas` (RGBA, drawn in place), over the objects, as `render` draws them."""
+    _foreground_clutter(rng, canvas)
