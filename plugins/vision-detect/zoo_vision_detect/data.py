@@ -158,7 +158,11 @@ def read_coco(path: Path, opts: Mapping[str, Any]) -> Listing:
         except (TypeError, ValueError):
             raise DataError(f"{where}: bbox must be [x, y, width, height] numbers; fix the annotation") from None
         where += f" (image {Path(item.path).name})"
-        check.box(where, item, x, y, x + bw, y + bh, index.get(category, -1), len(names))
+        if category not in index:
+            check.problem(where, f"category_id {category} is not in categories",
+                          "add the category or fix the id")
+            continue
+        check.box(where, item, x, y, x + bw, y + bh, index[category], len(names))
     return Listing(list(items.values()), names, "coco", check.skipped)
 
 
