@@ -114,6 +114,39 @@ def cache_dir(*parts: str) -> Path:
     return path
 
 
+def write_once(target: Path, write, marker: str = "COMPLETE", note: str = "") -> Path:
+    """`target`, a folder written by `write(folder)` the first time and reused after.
+
+    `write` fills a temporary sibling folder, which is renamed to `target` once a `marker` file is in
+    it, so an interrupted write never looks finished and two processes writing at once both end with
+    one complete folder. Generated demo data sets use it.
+
+    Example: `write_once(cache_dir("my-demo-v1") / "100-rows", lambda folder: make_rows(folder, 100))`.
+    """
+    import shutil
+    import tempfile
+
+    target = Path(target)
+    if (target / marker).is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".partial-", dir=target.parent))
+    try:
+        write(tmp)
+        (tmp / marker).write_text((note or target.name) + "\n")
+        if target.exists() and not (target / marker).is_file():
+            shutil.rmtree(target)  # an interrupted earlier attempt
+        try:
+            os.replace(tmp, target)
+        except OSError:
+            if not (target / marker).is_file():  # not another process that finished first
+                raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
 def progress(items, label: str, total: int | None = None, unit: str = ""):
     """Yield `items`, counting them on one line redrawn on stderr when it is a terminal.
 

@@ -15,12 +15,9 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
-from zoo.data import cache_dir
+from zoo.data import cache_dir, write_once
 
 log = logging.getLogger(__name__)
 
@@ -43,20 +40,7 @@ def ensure_demo(scenes: int) -> Path:
     target = cache_dir(VERSION) / f"{scenes}-scenes"
     if (target / _MARKER).is_file():
         return target
-    tmp = Path(tempfile.mkdtemp(prefix=".partial-", dir=target.parent))
-    try:
-        write_demo(tmp, scenes)
-        (tmp / _MARKER).write_text(f"{VERSION} {scenes} scenes\n")
-        if target.exists() and not (target / _MARKER).is_file():
-            shutil.rmtree(target)
-        try:
-            os.replace(tmp, target)
-        except OSError:
-            if not (target / _MARKER).is_file():
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+    write_once(target, lambda folder: write_demo(folder, scenes), _MARKER, f"{VERSION} {scenes} scenes")
     log.info("wrote the detection demo (%d scenes) to %s", scenes, target)
     return target
 

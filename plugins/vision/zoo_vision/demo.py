@@ -19,12 +19,9 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
-from zoo.data import cache_dir
+from zoo.data import cache_dir, write_once
 
 log = logging.getLogger(__name__)
 
@@ -42,20 +39,7 @@ def ensure_demo(per_class: int = 60) -> Path:
     target = cache_dir(VERSION) / f"{per_class}-per-class"
     if (target / _MARKER).is_file():
         return target
-    tmp = Path(tempfile.mkdtemp(prefix=".partial-", dir=target.parent))
-    try:
-        write_demo(tmp, per_class)
-        (tmp / _MARKER).write_text(f"{VERSION} {per_class} per class\n")
-        if target.exists() and not (target / _MARKER).is_file():
-            shutil.rmtree(target)  # an interrupted earlier attempt
-        try:
-            os.replace(tmp, target)
-        except OSError:
-            if not (target / _MARKER).is_file():  # not another process that finished first
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+    write_once(target, lambda folder: write_demo(folder, per_class), _MARKER, f"{VERSION} {per_class} per class")
     log.info("wrote the vision demo data (%d images) to %s", per_class * len(CLASSES), target)
     return target
 
