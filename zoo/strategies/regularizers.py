@@ -1,7 +1,7 @@
 """The seed's loss, `L = L_task + lambda * L_pretrain` (`--regularizer`, `--reg-weight`).
 
 - `l2sp`: `L_pretrain = sum ||w - w_pretrained||^2` over the backbone weights that
-  train (Li et al. 2018, "Explicit inductive bias for transfer learning").
+  train, a backbone's new neck layers aside (Li et al. 2018, "Explicit inductive bias for transfer learning").
 - `lwf`: `L_pretrain = mean (f(x) - f_pretrained(x))^2`, the distance between the
   pooled features of the model and of a frozen copy of the pretrained backbone on
   the same batch (Learning without Forgetting, with features as the old task).
@@ -38,7 +38,7 @@ class FinetuneModel(keras.Model):
     """
 
     def __init__(self, dual, backbone_name: str, regularizer: str = "none", reg_weight: float = 0.0,
-                 teacher=None, **kwargs):
+                 teacher=None, exclude=(), **kwargs):
         super().__init__(**kwargs)
         self.dual = dual
         self.backbone_name = backbone_name
@@ -51,7 +51,9 @@ class FinetuneModel(keras.Model):
             self.reg_tracker = keras.metrics.Mean(name=regularizer)
         if regularizer == "l2sp":
             backbone = dual.get_layer(backbone_name)
-            self._anchors = _Constants({w.path: ops.convert_to_tensor(ops.copy(w.value)) for w in backbone.weights})
+            new = {w.path for name in exclude for w in backbone.get_layer(name).weights}  # a neck: nothing to keep
+            self._anchors = _Constants({w.path: ops.convert_to_tensor(ops.copy(w.value)) for w in backbone.weights
+                                        if w.path not in new})
         if regularizer == "lwf" and teacher is None:
             raise ValueError("the lwf regularizer needs a frozen teacher (the pretrained feature model)")
         self.built = True  # `dual` is a built functional model; nothing here has weights of its own

@@ -439,7 +439,8 @@ def _train(plugin, recipe, bundle, parts, run, train_raw, val_raw, steps, monito
             teacher = keras.models.clone_model(parts.feature_model)
             teacher.set_weights(parts.feature_model.get_weights())
             teacher.trainable = False
-        trainer = FinetuneModel(parts.dual, parts.backbone.name, recipe.regularizer, recipe.reg_weight, teacher)
+        trainer = FinetuneModel(parts.dual, parts.backbone.name, recipe.regularizer, recipe.reg_weight, teacher,
+                                exclude=[layer.name for layer in parts.plan.neck])
         if recipe.strategy == "discriminative":
             optimizer = discriminative_optimizer(recipe, steps, parts.blocks)
         else:
