@@ -85,7 +85,10 @@ class Task:
     Class attributes a subclass sets: `kind` (its name, lowercase-dashes), `activation`
     of the output layer, `default_loss`, `default_metrics`, `default_monitor`,
     `per_position` (True: one output per sequence position, features are not pooled),
-    `uses_class_names` (False: the data may come without class names).
+    `uses_class_names` (False: the data may come without class names),
+    `epoch_metrics` (metrics of `score` that no Keras metric computes, such as COCO mAP over
+    a whole split: computed on the validation outputs after every epoch and logged as
+    `val_<name>`, so that early stopping and the best checkpoint can watch them).
     """
 
     loss: str | None = None
@@ -100,6 +103,7 @@ class Task:
     default_monitor: ClassVar[tuple[str, str]] = ("val_loss", "min")
     per_position: ClassVar[bool] = False
     uses_class_names: ClassVar[bool] = True
+    epoch_metrics: ClassVar[tuple[str, ...]] = ()
 
     def __post_init__(self):
         if self.metrics is not None:
@@ -735,8 +739,9 @@ class Detection(Task):
     activation: ClassVar[str | None] = None
     default_loss: ClassVar[str] = "detection_loss"
     default_metrics: ClassVar[tuple[str, ...]] = ()
-    default_monitor: ClassVar[tuple[str, str]] = ("val_loss", "min")
+    default_monitor: ClassVar[tuple[str, str]] = ("val_map", "max")
     per_position: ClassVar[bool] = True
+    epoch_metrics: ClassVar[tuple[str, ...]] = ("map", "map_50")
     default_threshold: ClassVar[float] = 0.3
     prior_probability: ClassVar[float] = 0.01  #: initial class probability at every location (RetinaNet)
 

@@ -65,6 +65,30 @@ class HistoryCSV(keras.callbacks.Callback):
         os.replace(tmp, self.path)
 
 
+class ValidationScores(keras.callbacks.Callback):
+    """Adds `val_<name>` for each of the task's `epoch_metrics` to the epoch's logs.
+
+    The metrics come from `task.score` on the whole validation split (COCO mAP is not a mean over
+    batches, so no Keras metric computes it). `model` is the full model (raw inputs -> outputs),
+    whose layers are the ones training; it comes first in the callback list, so the history,
+    checkpoints and early stopping after it see the values.
+    """
+
+    def __init__(self, task, model, validation):
+        super().__init__()
+        import numpy as np
+
+        self.task, self.predictor, self.validation = task, model, validation
+        self.labels = np.concatenate([np.asarray(y) for _, y in validation])
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        scores = self.task.score(self.labels, self.predictor.predict(self.validation, verbose=0))
+        for name in self.task.epoch_metrics:
+            logs["val_" + name] = float(scores[name])
+
+
 class TrainingGuard(keras.callbacks.Callback):
     """A run whose loss is NaN or infinite fails with the fix; a loss that climbs is reported.
 

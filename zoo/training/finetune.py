@@ -363,7 +363,7 @@ def _metric_names(task, recipe: Recipe) -> list[str]:
     names = ["loss"] + list(task.metric_names())
     if recipe.regularizer != "none" and recipe.strategy != "linear-probe":
         names.append(recipe.regularizer)
-    return names + ["val_" + n for n in names if n not in ("l2sp", "lwf")]
+    return names + ["val_" + n for n in names if n not in ("l2sp", "lwf")] + ["val_" + n for n in task.epoch_metrics]
 
 
 def _weights_sha(source: str) -> str | None:
@@ -411,10 +411,15 @@ def _train(plugin, recipe, bundle, parts, run, train_raw, val_raw, steps, monito
 
     from zoo.strategies.freeze import make_gradual_callback
     from zoo.strategies.regularizers import FinetuneModel
+    from zoo.training.callbacks import TrainingGuard
     from zoo.training.features import compute_features, fit_cached
 
     callbacks, target_cb = _callbacks(run, monitor, mode, recipe, target)
     callbacks += extra_callbacks
+    if plugin.task.epoch_metrics:  # first, so that every callback after it sees val_<metric>
+        from zoo.training.callbacks import ValidationScores
+
+        callbacks.insert(0, ValidationScores(plugin.task, parts.model, batched(val_raw, recipe, training=False)))
     cached = None
     loss = make_loss(plugin.task, recipe)
     if recipe.strategy == "linear-probe" and recipe.cache_features and not parts.plan.neck:
@@ -461,7 +466,7 @@ def _train(plugin, recipe, bundle, parts, run, train_raw, val_raw, steps, monito
         val_ds = batched(val_raw, recipe, training=False)
         history = trainer.fit(train_ds, validation_data=val_ds, epochs=recipe.epochs, callbacks=callbacks,
                               verbose=verbose, shuffle=False)
-    guard = callbacks[0]
+    guard = next(cb for cb in callbacks if isinstance(cb, TrainingGuard))
     warnings = list(guard.warnings)
     epochs_run = len(_read_history(run))
     best = run / "checkpoints" / "best.weights.h5"

@@ -47,9 +47,15 @@ def test_finetune_export_predict(tmp_path, cache):
     meta = json.loads((run / "zoo.json").read_text())
     assert meta["task"]["kind"] == "detection" and meta["strategy"]["neck_layers"] > 0
     assert {"map", "map_50"} <= set(meta["metrics"]["test"])
-    from types import SimpleNamespace
+    # COCO mAP over the whole validation split is logged every epoch and is what the best checkpoint watches
+    import csv
 
+    history = list(csv.DictReader((run / "history.csv").open()))
+    assert len(history) == 2 and all(0.0 <= float(row["val_map"]) <= 1.0 for row in history)
     from zoo_vision_detect import plugin
+
+    assert plugin.task.resolved_monitor() == ("val_map", "max")
+    from types import SimpleNamespace
 
     files = plugin.data.write_examples(tmp_path / "examples", None,
                                        plugin.options_for(SimpleNamespace(options=SMALL)))
