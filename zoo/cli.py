@@ -524,7 +524,9 @@ def _size(n: int) -> str:
 @click.option("--threshold", type=float, help="binary/multilabel: decision threshold (default: the run's).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (a JSON list, written as rows come).")
 @click.option("--strict", is_flag=True, help="Stop at the first input that cannot be read (default: report it, go on).")
-def predict(target, inputs, threshold, as_json, strict):
+@click.option("--draw", "draw_dir", type=click.Path(file_okay=False),
+              help="Detection: write each image with its boxes drawn to DIR/<name>.png (boxes then in pixels too).")
+def predict(target, inputs, threshold, as_json, strict, draw_dir):
     """Run TARGET (a run folder, .keras, SavedModel, .tflite or .onnx) on INPUTS the plugin can read.
 
     Results print as they come, a chunk of inputs at a time. An input that cannot be read is
@@ -559,8 +561,11 @@ def predict(target, inputs, threshold, as_json, strict):
         with quiet_stderr():
             head = list(itertools.islice(rows, 1))
         rows = itertools.chain(head, rows)
+    drawn: set[str] = set()
     for row in rows:
         failed += "error" in row
+        if draw_dir and "error" not in row:
+            _draw(row, Path(draw_dir), drawn)
         if as_json:
             click.echo(("" if first else ",\n") + json.dumps(row), nl=False)
             first = False
@@ -575,9 +580,34 @@ def predict(target, inputs, threshold, as_json, strict):
         sys.exit(1)
 
 
+def _draw(row: dict, folder: Path, drawn: set[str]) -> None:
+    """`--draw`: the row's image with its boxes -> `folder/<name>.png`; adds `box_pixels` to each box."""
+    from zoo.data import draw_boxes
+
+    if "boxes" not in row:
+        raise ConfigError("--draw draws boxes, and this model's task predicts none; drop --draw")
+    source = Path(str(row["input"]))
+    name, k = source.stem, 1
+    while name in drawn:  # two inputs with the same name from different folders
+        k += 1
+        name = f"{source.stem}-{k}"
+    drawn.add(name)
+    for box, pixels in zip(row["boxes"], draw_boxes(source, row["boxes"], folder / f"{name}.png")):
+        box["box_pixels"] = pixels
+    row["drawn"] = str(folder / f"{name}.png")
+
+
 def _predict_line(row: dict) -> str:
     if "error" in row:
         return f"{row['input']}: ERROR {row['error']}"
+    if "boxes" in row:  # detection: one line per image, its boxes best first
+        found = "; ".join(f"{b['class']} {b['score']:.2f} "
+                          f"[{', '.join(str(v) for v in b.get('box_pixels') or [f'{v:.3f}' for v in b['box']])}]"
+                          for b in row["boxes"])
+        unit = "px" if any("box_pixels" in b for b in row["boxes"]) else "fractions of the image"
+        text = f"{row['input']}: {len(row['boxes'])} box(es) above {row['threshold']:.2f}"
+        text += f" ({unit}): {found}" if row["boxes"] else ""
+        return text + (f" -> {row['drawn']}" if "drawn" in row else "")
     if "answered" in row and "answer" in row:  # answer-span: text recombined from windows by the plugin
         margin = row.get("margin")
         vs = f"margin {margin:.2f} {'>=' if row['answered'] else '<'} threshold {row['threshold']:.2f}" \

@@ -158,6 +158,44 @@ def progress(items, label: str, total: int | None = None, unit: str = ""):
     return track(items, label, total=total, unit=unit)
 
 
+def draw_boxes(image_path, boxes, out_path) -> list[list[int]]:
+    """Draws predicted boxes with their class and score on the image at `image_path`, writes a PNG.
+
+    `boxes` are `[{"box": [x1, y1, x2, y2], "class", "score"}, ...]` in fractions of the image (as
+    `zoo predict` prints a detection); returns each box in pixels of the original image. The PNG is
+    written under a temporary name and renamed, so a failed draw leaves no half-written file.
+    Example: `draw_boxes("scene.jpg", row["boxes"], "drawn/scene.png")`.
+    """
+    from PIL import Image, ImageDraw
+
+    palette = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180),
+               (70, 240, 240), (240, 50, 230)]
+    with Image.open(image_path) as source:
+        picture = source.convert("RGB")
+    width, height = picture.size
+    draw = ImageDraw.Draw(picture)
+    classes: dict[str, int] = {}
+    pixels = []
+    for row in boxes:
+        x1, y1, x2, y2 = (float(v) for v in row["box"])
+        box = [int(round(min(max(x1, 0.0), 1.0) * width)), int(round(min(max(y1, 0.0), 1.0) * height)),
+               int(round(min(max(x2, 0.0), 1.0) * width)), int(round(min(max(y2, 0.0), 1.0) * height))]
+        pixels.append(box)
+        color = palette[classes.setdefault(str(row["class"]), len(classes)) % len(palette)]
+        draw.rectangle(box, outline=color, width=max(1, round(min(width, height) / 150)))
+        label = f"{row['class']} {float(row['score']):.2f}"
+        left, top, right, bottom = draw.textbbox((box[0], box[1]), label)
+        lift = bottom - top + 2
+        draw.rectangle((box[0], box[1] - lift, box[0] + right - left + 3, box[1]), fill=color)
+        draw.text((box[0] + 1, box[1] - lift), label, fill=(0, 0, 0))
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_path.with_name(out_path.name + ".tmp")
+    picture.save(tmp, format="PNG")
+    os.replace(tmp, out_path)
+    return pixels
+
+
 def thumbnail_png(image, value_range: tuple[float, float] = (0.0, 255.0), max_size: int = 96) -> bytes:
     """PNG bytes of an image array (H, W), (H, W, 1) or (H, W, 3), at most `max_size` px across.
 

@@ -230,7 +230,9 @@ def coco_map(labels: np.ndarray, detections: np.ndarray, n_classes: int) -> dict
     """COCO mAP@[.5:.95], mAP@.5 and AP@[.5:.95] per class, by `pycocotools` (the reference implementation).
 
     `labels` (N, M, 5) padded boxes, `detections` (N, K, 6) from `Postprocess`. A class with no
-    ground-truth box has AP None (COCO leaves it out of the mean).
+    ground-truth box has AP None (COCO leaves it out of the mean). `pr_50` holds, per class, the
+    interpolated precision at COCO's 101 recall points (0, 0.01, ... 1) at IoU 0.5 (None: no
+    ground truth; 0 past the highest recall reached), what a precision-recall plot draws.
     """
     try:
         from pycocotools.coco import COCO
@@ -256,15 +258,17 @@ def coco_map(labels: np.ndarray, detections: np.ndarray, n_classes: int) -> dict
                                 "bbox": [x1 * COCO_SCALE, y1 * COCO_SCALE, (x2 - x1) * COCO_SCALE,
                                          (y2 - y1) * COCO_SCALE]})
     if not annotations:
-        return {"map": float("nan"), "map_50": float("nan"), "ap_per_class": [None] * n_classes}
+        return {"map": float("nan"), "map_50": float("nan"), "ap_per_class": [None] * n_classes,
+                "pr_50": [None] * n_classes}
     with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints its progress
         gt = COCO()
         gt.dataset = {"images": images, "annotations": annotations,
                       "categories": [{"id": c} for c in range(n_classes)]}
         gt.createIndex()
         if not results:
-            return {"map": 0.0, "map_50": 0.0,
-                    "ap_per_class": [0.0 if (labels[..., 4] == c).any() else None for c in range(n_classes)]}
+            present = [bool((labels[..., 4] == c).any()) for c in range(n_classes)]
+            return {"map": 0.0, "map_50": 0.0, "ap_per_class": [0.0 if p else None for p in present],
+                    "pr_50": [[0.0] * 101 if p else None for p in present]}
         dt = gt.loadRes(results)
         ev = COCOeval(gt, dt, "bbox")
         ev.params.maxDets = [1, 10, max(100, detections.shape[1])]
@@ -272,11 +276,13 @@ def coco_map(labels: np.ndarray, detections: np.ndarray, n_classes: int) -> dict
         ev.accumulate()
         ev.summarize()
     precision = ev.eval["precision"]  # (IoU, recall, class, area, maxDets)
-    per_class = []
+    per_class, curves = [], []
     for c in range(n_classes):
         p = precision[:, :, c, 0, -1]
         per_class.append(float(p[p > -1].mean()) if (p > -1).any() else None)
-    return {"map": float(max(ev.stats[0], 0.0)), "map_50": float(max(ev.stats[1], 0.0)), "ap_per_class": per_class}
+        curves.append([float(v) for v in precision[0, :, c, 0, -1]] if (p > -1).any() else None)
+    return {"map": float(max(ev.stats[0], 0.0)), "map_50": float(max(ev.stats[1], 0.0)), "ap_per_class": per_class,
+            "pr_50": curves}
 
 
 def match_boxes(reference: np.ndarray, produced: np.ndarray, score_threshold: float,

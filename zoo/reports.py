@@ -131,6 +131,29 @@ def roc_pr_figure(labels, scores, threshold: float | None = None, curves: dict |
     return fig
 
 
+def pr_per_class_figure(curves: list, class_names: list[str], title: str = "precision-recall per class"):
+    """One precision-recall curve per class (`curves[c]`: precision at recall 0, 0.01, ... 1, as
+    pycocotools interpolates it; None: the class has no ground truth), AP (the curve's mean) in the legend."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    recall = np.linspace(0.0, 1.0, 101)
+    for c, curve in enumerate(curves):
+        if curve is None:
+            continue
+        precision = np.asarray(curve, dtype=float)
+        name = class_names[c] if c < len(class_names) else str(c)
+        ax.plot(recall, precision, label=f"{name} (AP {float(precision.mean()):.3f})")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("recall")
+    ax.set_ylabel("precision")
+    ax.set_title(title)
+    if ax.lines:
+        ax.legend(loc="lower left", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def reliability(labels, scores, bins: int = 10) -> list[dict[str, float]]:
     """Calibration of binary scores: per score bin, its mean score, positive rate and count."""
     y = np.asarray(labels).reshape(-1).astype(float)
@@ -204,7 +227,8 @@ def binary_scores(scores) -> bool:
 
 def write_plots(run: Path, history: list[dict], task, class_names: list[str], labels, scores,
                 threshold: float | None = None) -> list[str]:
-    """Loss and metric curves; confusion matrix (tasks that predict classes); ROC and PR (one score, 2 classes)."""
+    """Loss and metric curves; confusion matrix (tasks that predict classes); ROC and PR (one score, 2 classes);
+    the task's own `figures` (a detector's precision-recall per class)."""
     plots = Path(run) / "plots"
     plots.mkdir(exist_ok=True)
     written = []
@@ -219,6 +243,10 @@ def write_plots(run: Path, history: list[dict], task, class_names: list[str], la
     if predicted is not None and len(class_names) == 2 and binary_scores(scores):
         (plots / "roc_pr.png").write_bytes(figure_png(roc_pr_figure(labels, scores, threshold)))
         written.append("roc_pr.png")
+    if labels is not None and len(labels):
+        for name, fig in task.figures(labels, scores, class_names).items():
+            (plots / name).write_bytes(figure_png(fig))
+            written.append(name)
     return written
 
 

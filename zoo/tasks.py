@@ -213,6 +213,11 @@ class Task:
         flat = np.asarray(scores, dtype=float).reshape(-1)
         return {"value": flat.tolist() if len(flat) > 1 else float(flat[0])}
 
+    def figures(self, labels: np.ndarray, scores: np.ndarray, class_names: Sequence[str]) -> dict:
+        """Plots of this kind's own for the run's `plots/` (validation split): `{"name.png": figure}`
+        (matplotlib figures). The core draws curves, a confusion matrix and ROC/PR already."""
+        return {}
+
     def agreement(self, reference: np.ndarray, produced: np.ndarray,
                   threshold: float | None = None) -> tuple[str, float] | None:
         """How often an exported artifact decides as Keras does: `(what, fraction)`.
@@ -816,6 +821,15 @@ class Detection(Task):
         out = {"loss": self.numpy_loss(labels, scores), "map": result["map"], "map_50": result["map_50"]}
         out.update({f"ap_{c}": ap for c, ap in enumerate(result["ap_per_class"]) if ap is not None})
         return out
+
+    def figures(self, labels, scores, class_names):
+        """`pr_per_class.png`: precision-recall per class at IoU 0.5 (pycocotools' interpolation)."""
+        from zoo.detection import coco_map
+        from zoo.reports import pr_per_class_figure
+
+        curves = coco_map(labels, self._final(scores), len(class_names))["pr_50"]
+        return {"pr_per_class.png": pr_per_class_figure(curves, list(class_names),
+                                                        "validation precision-recall per class, IoU 0.5")}
 
     def numpy_loss(self, labels, scores):
         from zoo.detection import detection_loss

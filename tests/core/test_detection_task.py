@@ -93,6 +93,25 @@ def test_coco_map_from_pycocotools_perfect_wrong_class_and_loose_boxes():
     assert len(result["ap_per_class"]) == 2
 
 
+def test_precision_recall_per_class_and_its_plot(tmp_path):
+    from zoo.detection import coco_map
+    from zoo.reports import write_plots
+
+    # class 0: two boxes, one found (0.9), one missed, and a false alarm (0.8): precision 1 up to recall
+    # 0.5, nothing after; class 1 has no ground truth
+    labels = np.asarray([[[0.1, 0.1, 0.4, 0.4, 0], [0.6, 0.6, 0.9, 0.9, 0]]], "float32")
+    found = np.asarray([[[0.1, 0.1, 0.4, 0.4, 0.9, 0], [0.5, 0.05, 0.55, 0.2, 0.8, 0]]], "float32")
+    result = coco_map(labels, found, 2)
+    curve = np.asarray(result["pr_50"][0])
+    assert curve.shape == (101,)
+    np.testing.assert_allclose(curve, [1.0] * 51 + [0.0] * 50, atol=1e-9)
+    assert result["pr_50"][1] is None
+    assert result["map_50"] == pytest.approx(curve.mean(), abs=1e-6)
+    written = write_plots(tmp_path, [], Detection(), CLASSES, labels, found)
+    assert written == ["pr_per_class.png"]
+    assert (tmp_path / "plots" / "pr_per_class.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_labels_outside_the_image_or_of_unknown_classes_are_named():
     task = Detection()
     good = np.asarray([[[0.1, 0.1, 0.5, 0.5, 0], [-1, -1, -1, -1, -1]]], "float32")

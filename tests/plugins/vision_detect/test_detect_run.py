@@ -55,6 +55,8 @@ def test_finetune_export_predict(tmp_path, cache):
     from zoo_vision_detect import plugin
 
     assert plugin.task.resolved_monitor() == ("val_map", "max")
+    assert (run / "plots" / "pr_per_class.png").stat().st_size > 0
+    assert "plots/pr_per_class.png" in (run / "MODEL_CARD.md").read_text()
     from types import SimpleNamespace
 
     files = plugin.data.write_examples(tmp_path / "examples", None,
@@ -67,9 +69,29 @@ def test_finetune_export_predict(tmp_path, cache):
         artifact = next((run / "exports").glob(f"*.{fmt}"))
         rows[fmt] = json.loads(_zoo("predict", str(artifact), *files, "--json", "--threshold", "0.05",
                                     cwd=tmp_path, cache=cache))
-    rows["keras"] = json.loads(_zoo("predict", str(run), *files, "--json", "--threshold", "0.05", cwd=tmp_path,
-                                    cache=cache))
+    drawn = tmp_path / "drawn"
+    rows["keras"] = json.loads(_zoo("predict", str(run), *files, "--json", "--threshold", "0.05", "--draw",
+                                    str(drawn), cwd=tmp_path, cache=cache))
+    # --draw: each input image with its boxes, at the input's own size; boxes also in its pixels
+    from PIL import Image
+    import numpy as np
+
+    assert sorted(p.name for p in drawn.iterdir()) == sorted(Path(f).stem + ".png" for f in files)
+    assert any(row["boxes"] for row in rows["keras"])
+    for row in rows["keras"]:
+        original = np.asarray(Image.open(row["input"]).convert("RGB"), dtype=np.int16)
+        picture = np.asarray(Image.open(row["drawn"]), dtype=np.int16)
+        assert picture.shape == original.shape
+        assert (np.abs(picture - original).max() > 100) == bool(row["boxes"])  # boxes drawn, none when empty
+        height, width = original.shape[:2]
+        for box in row["boxes"]:
+            x1, y1, x2, y2 = box["box_pixels"]
+            assert (x1, y1, x2, y2) == tuple(round(min(max(v, 0.0), 1.0) * s)
+                                             for v, s in zip(box["box"], (width, height, width, height)))
+    text = _zoo("predict", str(run), files[0], "--threshold", "0.05", cwd=tmp_path, cache=cache)
+    assert text.startswith(f"{files[0]}: {len(rows['keras'][0]['boxes'])} box(es) above 0.05"), text
     for fmt in ("tflite", "onnx"):
+        assert len(rows[fmt]) == len(rows["keras"])
         for a, b in zip(rows["keras"], rows[fmt]):
             assert [x["class"] for x in a["boxes"]] == [x["class"] for x in b["boxes"]], fmt
             for x, y in zip(a["boxes"], b["boxes"]):
