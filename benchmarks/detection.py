@@ -1,0 +1,121 @@
+"""Object detection (`vision-detect`): what ImageNet weights bring, and how the exports keep the boxes.
+
+Two runs of the plugin's default recipe on its demo (480 generated scenes, boxes of five classes on
+cluttered backgrounds; a frozen MobileNetV2 with the pyramid, tower and head training, early stopping
+on val_map), one with the ImageNet weights and one with `--weights none`; the row is their test
+mAP@.5 (pycocotools) ratio. The ImageNet run is then exported to TFLite (float32, int8), ONNX and
+SavedModel: each export's box agreement with Keras on validation images (the verification
+figure: Keras' boxes above the score threshold found by the artifact, same class, IoU >= 0.9), and
+the int8 file's test mAP@.5 against the Keras model's on the same test images.
+
+```
+python benchmarks/detection.py            # about 15 minutes on 2 CPU cores
+python benchmarks/detection.py --small    # 240 scenes, 10 epochs each
+```
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from int8 import finetune  # noqa: E402  (the same `zoo finetune` subprocess)
+
+ROWS = 256  # test images the int8 mAP is computed on (the demo's test split has 72)
+
+
+def _row(name: str, compared: str, value: float, goal: str, passed, **extra) -> dict:
+    return {"benchmark": name, "compared": compared, "ratio": {"median": value, "min": value, "max": value, "n": 1},
+            "goal": goal, "passed": passed, **extra}
+
+
+def test_split(plugin, meta: dict):
+    """The run's test images and box labels, as the run read them."""
+    from zoo.training.finetune import load_data
+
+    recipe = plugin.resolve_recipe(base=meta["recipe"])
+    bundle = load_data(plugin, recipe, meta.get("data"))
+    xs, ys = [], []
+    for x, y in bundle.test.take(ROWS).as_numpy_iterator():
+        xs.append(x)
+        ys.append(y)
+    return {k: np.stack([r[k] for r in xs]) for k in xs[0]}, np.stack(ys)
+
+
+def main(small: bool = False) -> dict:
+    from zoo import registry
+    from zoo.deploy import export_run, load_run
+    from zoo.detection import coco_map
+    from zoo_export.runtime import load_artifact, runner_from_keras
+
+    root = Path(tempfile.mkdtemp(prefix="detect-bench-"))
+    extra = ["-o", "demo_scenes=240", "--epochs", "10"] if small else []
+    results: dict = {"rows": [], "seconds": {}, "test": {}}
+    runs = {}
+    for label, weights in (("imagenet", []), ("random", ["--weights", "none"])):
+        t0 = time.perf_counter()
+        runs[label] = finetune("vision-detect", extra + weights, root / label)
+        results["seconds"][f"finetune {label}"] = round(time.perf_counter() - t0, 1)
+        meta = json.loads((runs[label] / "zoo.json").read_text())
+        results["test"][label] = {k: round(v, 4) for k, v in meta["metrics"]["test"].items()}
+        results["test"][label]["epochs_run"] = meta["epochs_run"]
+    m50 = {k: results["test"][k]["map_50"] for k in runs}
+    ratio = m50["imagenet"] / m50["random"] if m50["random"] else float("inf")
+    print(f"test mAP@.5: ImageNet {m50['imagenet']:.3f}, random {m50['random']:.3f}")
+    results["rows"].append(_row(
+        "detection[vision-detect] transfer",
+        f"test mAP@.5, ImageNet MobileNetV2 ({m50['imagenet']:.3f}, mAP {results['test']['imagenet']['map']:.3f}) / "
+        f"random initialisation ({m50['random']:.3f}), same recipe",
+        ratio, ">= 1.5", ratio >= 1.5))
+
+    run = runs["imagenet"]
+    reports = {}
+    for fmt, quantize in (("tflite", "none"), ("onnx", "none"), ("savedmodel", "none"), ("tflite", "int8")):
+        name = fmt if quantize == "none" else f"{fmt} {quantize}"
+        t0 = time.perf_counter()
+        try:
+            reports[name] = export_run(run, fmt, quantize=quantize)
+        except Exception as exc:  # noqa: BLE001  (a refused export is a figure too)
+            print(f"{name}: refused: {exc}")
+            reports[name] = export_run(run, fmt, quantize=quantize, min_agreement=0.0, force=True)
+        results["seconds"][f"export {name}"] = round(time.perf_counter() - t0, 1)
+        v = reports[name].verification
+        print(f"{name}: {v.agreement_kind} {v.agreement:.3f} on {v.n_samples} validation images")
+        results["rows"].append(_row(
+            f"detection[vision-detect] {name} boxes",
+            f"{name} vs Keras: {v.agreement_kind} on {v.n_samples} validation images"
+            + (f" ({reports[name].sidecar['quantization'].get('scheme')})" if quantize != "none" else ""),
+            float(v.agreement), ">= 0.95", bool(v.agreement >= 0.95)))
+
+    meta, model = load_run(run)
+    plugin = registry.get_plugin(meta["plugin"])
+    x, y = test_split(plugin, meta)
+    keras_runner = runner_from_keras(plugin.task.serving_model(model))
+    n_classes = len(meta["class_names"])
+    keras_map = coco_map(y, np.asarray(keras_runner(x)), n_classes)["map_50"]
+    int8_map = coco_map(y, np.asarray(load_artifact(reports["tflite int8"].path)(x)), n_classes)["map_50"]
+    change = (int8_map - keras_map) * 100
+    print(f"int8 test mAP@.5 {int8_map:.3f} vs Keras {keras_map:.3f}: {change:+.2f} points")
+    results["rows"].append(_row(
+        "detection[vision-detect] int8 map_50 change",
+        f"int8 - Keras test mAP@.5 in points on {len(y)} test images (Keras {keras_map:.3f}, "
+        f"{reports['tflite int8'].sidecar['quantization'].get('scheme')})",
+        change, ">= -2 points", change >= -2.0))
+    size = reports["tflite int8"].size_bytes / reports["tflite"].size_bytes
+    results["rows"].append(_row("detection[vision-detect] int8 size", "int8 / float32 .tflite size", size,
+                                "reported", None))
+    print(json.dumps(results["seconds"]))
+    return results
+
+
+if __name__ == "__main__":
+    from _common import run_cli
+
+    run_cli(main, {"small": True})
