@@ -21,7 +21,7 @@ from _common import machine
 
 HERE = Path(__file__).parent
 SCRIPTS = ["cli_startup", "finetune_overhead", "linear_probe_cache", "input_pipeline", "export", "fraud", "flops",
-           "predict_memory", "model_select", "int8", "qa"]
+           "predict_memory", "model_select", "int8", "qa", "detection"]
 
 
 def rows_of(result) -> list[dict]:
