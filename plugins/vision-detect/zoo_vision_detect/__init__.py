@@ -30,7 +30,8 @@ DEFAULT_RECIPE = {
     "batch_size": 16,
     "learning_rate": 0.002,
     "warmup_epochs": 1,
-    "patience": 6,
+    "patience": 8,
+    "min_epochs": 8,  # val_map stays near 0 for the first epochs, while the new pyramid and head settle
     "dropout": 0.0,
     "per_strategy": {
         "partial": {"learning_rate": 5e-4},
