@@ -10,7 +10,7 @@ figure: Keras' boxes above the score threshold found by the artifact, same class
 the int8 file's test mAP@.5 against the Keras model's on the same test images.
 
 ```
-python benchmarks/detection.py            # about 20 minutes on 2 CPU cores
+python benchmarks/detection.py            # two 30-epoch runs and four exports: tens of minutes on 2 CPU cores
 python benchmarks/detection.py --small    # 240 scenes, 10 epochs each
 ```
 """
