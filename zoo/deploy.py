@@ -130,7 +130,8 @@ def export_run(run: str | Path, fmt: str, *, quantize: str = "none", out: str | 
     report = export_model(model, exporter, out, samples=verify_inputs, calibration=calibration, options=options,
                           input_signature=signature, task_kind=task.kind, sidecar=sidecar,
                           verify=verify, force=force,
-                          agreement=lambda reference, produced: task.agreement(reference, produced, threshold))
+                          agreement=lambda reference, produced: task.agreement(reference, produced, threshold),
+                          comparable=lambda reference, produced: task.comparable(reference, produced, threshold))
     from zoo import report_html, tracking
 
     report_html.refresh_report(run)

@@ -285,6 +285,23 @@ def coco_map(labels: np.ndarray, detections: np.ndarray, n_classes: int) -> dict
             "pr_50": curves}
 
 
+def _greedy_match(ref: np.ndarray, out: np.ndarray, iou: float) -> np.ndarray:
+    """For each row of `ref`, the index of its match in `out` (same class, IoU >= `iou`, each row
+    of `out` used once, `ref` taken in order) or -1."""
+    used = np.zeros(len(out), bool)
+    found = np.full(len(ref), -1)
+    for i, box in enumerate(ref):
+        if not len(out):
+            break
+        overlaps = np.array(pairwise_iou(box[None, :4].astype("float32"), out[:, :4].astype("float32")))[0]
+        overlaps[(out[:, 5] != box[5]) | used] = 0
+        j = int(np.argmax(overlaps))
+        if overlaps[j] >= iou:
+            used[j] = True
+            found[i] = j
+    return found
+
+
 def match_boxes(reference: np.ndarray, produced: np.ndarray, score_threshold: float,
                 iou: float = 0.9) -> tuple[int, int]:
     """`(matched, total)`: of `reference`'s boxes scoring >= `score_threshold` (one image, (K, 6)),
@@ -294,15 +311,26 @@ def match_boxes(reference: np.ndarray, produced: np.ndarray, score_threshold: fl
     lost box; scores themselves are compared elsewhere (within the export's tolerance)."""
     ref = reference[reference[:, 4] >= score_threshold]
     out = produced[produced[:, 4] >= score_threshold / 2]
-    used = np.zeros(len(out), bool)
-    matched = 0
-    for box in ref:
-        if not len(out):
-            break
-        overlaps = np.array(pairwise_iou(box[None, :4].astype("float32"), out[:, :4].astype("float32")))[0]
-        overlaps[(out[:, 5] != box[5]) | used] = 0
-        j = int(np.argmax(overlaps))
-        if overlaps[j] >= iou:
-            used[j] = True
-            matched += 1
-    return matched, len(ref)
+    return int((_greedy_match(ref, out, iou) >= 0).sum()), len(ref)
+
+
+def pair_boxes(reference: np.ndarray, produced: np.ndarray, score_threshold: float,
+               iou: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
+    """Two (M, 6) arrays of one image's rows set side by side for a value comparison: each box
+    scoring >= `score_threshold` on either side beside its match on the other (same class, IoU >=
+    `iou`, from half the threshold, as in `match_boxes`) or beside a row of zeros."""
+    ref = np.asarray(reference, "float32")
+    out = np.asarray(produced, "float32")
+
+    def side_by_side(a, b, skip_a, skip_b):
+        """`a`'s rows >= the threshold (not in `skip_a`) and their matches in `b` (not in `skip_b`)."""
+        rows = np.array([r for r in np.flatnonzero(a[:, 4] >= score_threshold) if r not in skip_a], int)
+        near = np.array([k for k in np.flatnonzero(b[:, 4] >= score_threshold / 2) if k not in skip_b], int)
+        found = _greedy_match(a[rows], b[near], iou)
+        other = np.zeros((len(rows), 6), "float32")
+        other[found >= 0] = b[near[found[found >= 0]]]
+        return a[rows], other, set(rows.tolist()), set(near[found[found >= 0]].tolist())
+
+    ref_rows, out_match, ref_used, out_used = side_by_side(ref, out, set(), set())
+    out_rows, ref_match, _, _ = side_by_side(out, ref, out_used, ref_used)
+    return np.concatenate([ref_rows, ref_match]), np.concatenate([out_match, out_rows])

@@ -226,6 +226,14 @@ class Task:
         """
         return None
 
+    def comparable(self, reference: np.ndarray, produced: np.ndarray,
+                   threshold: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The two arrays an export's value tolerance compares (float32 within 1e-4, float16 within
+        1e-2). Default: the outputs themselves. A kind whose outputs are a ranked list (detections
+        after non-maximum suppression) pairs its rows first, so that two near-equal scores swapped by
+        rounding are not read as a wrong box."""
+        return reference, produced
+
     # ------------------------------------------------------------------ transferability (zoo select)
     def transfer_targets(self, labels: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray | None]:
         """What `zoo select` scores pooled features against: `(targets (N, K), class ids (N,) or None)`.
@@ -863,6 +871,22 @@ class Detection(Task):
         if total == 0:  # Keras found nothing anywhere: agreement is finding nothing too
             return what, empty_agree / max(len(ref), 1)
         return what, matched / total
+
+    def comparable(self, reference, produced, threshold=None):
+        """Keras' boxes above the decision threshold, each beside the artifact's box that matches it
+        (same class, IoU >= `agreement_iou`), then the artifact's unmatched boxes above it: a box
+        either side lacks is set against a row of zeros, so it exceeds any tolerance. Rows below
+        the threshold, whose order rounding may change, are not compared by value."""
+        from zoo.detection import pair_boxes
+
+        cut = self.default_threshold if threshold is None else float(threshold)
+        pairs = [pair_boxes(r, p, cut, self.agreement_iou)
+                 for r, p in zip(self._final(reference), self._final(produced))]
+        ref = [a for a, _ in pairs if len(a)]
+        out = [b for _, b in pairs if len(b)]
+        if not ref:
+            return np.zeros((0, 6), "float32"), np.zeros((0, 6), "float32")
+        return np.concatenate(ref), np.concatenate(out)
 
     def transfer_targets(self, labels, n_classes):
         raise ConfigError("zoo select scores one pooled feature vector per image; a detection task labels boxes, "

@@ -292,6 +292,7 @@ def export_model(
     verify: bool = True,
     force: bool = False,
     agreement: Any = None,
+    comparable: Any = None,
 ) -> ExportReport:
     """Convert `model` with `exporter`, verify the artifact, then write it and its sidecar.
 
@@ -310,6 +311,8 @@ def export_model(
         verify: False skips verification (the sidecar says so).
         agreement: optional `(reference, produced) -> (name, fraction) | None`: what decision
             agreement means for this model (see `zoo_export.verify.verify`).
+        comparable: optional `(reference, produced) -> (reference', produced')`: the arrays the
+            value tolerance compares (see `zoo_export.verify.verify`).
         force: replace an existing `out_path`.
 
     Raises:
@@ -386,7 +389,7 @@ def export_model(
             with Progress("verifying against Keras", tick=True):
                 report = verify_artifact(
                     reference, runner, samples, task_kind=task_kind, tolerance=tolerance,
-                    agreement=agreement,
+                    agreement=agreement, comparable=comparable,
                 )
             if not report.passed and options.quantize == "int8" and hasattr(exporter, "float_fallback"):
                 report = _int8_fallback(export_source, reference, exporter, tmp, runner, report, details,
@@ -394,7 +397,8 @@ def export_model(
                                         calibration=calibration,
                                         check=lambda r: verify_artifact(reference, r, samples,
                                                                         task_kind=task_kind, tolerance=tolerance,
-                                                                        agreement=agreement))
+                                                                        agreement=agreement,
+                                                                        comparable=comparable))
             del runner  # release the runtime's hold on the file before renaming
             if not report.passed:
                 raise ExportError(

@@ -161,6 +161,7 @@ def verify(
     task_kind: str | None,
     tolerance: Tolerance,
     agreement: Callable[[np.ndarray, np.ndarray], tuple[str, float] | None] | None = None,
+    comparable: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> VerificationReport:
     """Run `runner` and the Keras model on `samples` and compare their outputs.
 
@@ -173,6 +174,9 @@ def verify(
         tolerance: from `tolerance_for`.
         agreement: optional `(reference, produced) -> (name, fraction) | None` replacing the
             kind's decision agreement; `task_kind` is then any label.
+        comparable: optional `(reference, produced) -> (reference', produced')`: the arrays the
+            value tolerance compares, for outputs that must be paired first (a ranked list of
+            detections); by default the outputs themselves.
 
     Example:
 
@@ -208,8 +212,9 @@ def verify(
         bad = int(np.sum(~np.isfinite(produced)))
         return fail(f"{bad} output values are NaN or infinite")
 
-    diff = np.abs(produced.astype(np.float64) - reference.astype(np.float64))
-    max_diff, mean_diff = float(diff.max()), float(diff.mean())
+    left, right = comparable(reference, produced) if comparable is not None else (reference, produced)
+    diff = np.abs(np.asarray(right, np.float64) - np.asarray(left, np.float64))
+    max_diff, mean_diff = (float(diff.max()), float(diff.mean())) if diff.size else (0.0, 0.0)
 
     custom = agreement
     agreement = agreement_kind = None
@@ -232,11 +237,11 @@ def verify(
 
     problems, checks = [], []
     if tolerance.atol is not None:
-        excess = diff - (tolerance.atol + tolerance.rtol * np.abs(reference))
+        excess = diff - (tolerance.atol + tolerance.rtol * np.abs(np.asarray(left, np.float64)))
         label = f"atol {tolerance.atol:.1e}" + (
             f" + rtol {tolerance.rtol:.0e}*|keras|" if tolerance.rtol else ""
         )
-        if float(excess.max()) > 0:
+        if excess.size and float(excess.max()) > 0:
             over = int(np.sum(excess > 0))
             problems.append(f"max |diff| {max_diff:.3e} exceeds {label} ({over} values over)")
         else:
@@ -249,7 +254,7 @@ def verify(
         else:
             checks.append(f"{agreement_kind} agreement {agreement:.3f} >= {tolerance.min_agreement:.3f}")
     if tolerance.range_fraction is not None and agreement is None:
-        span = max(float(np.ptp(reference)), 1e-6)
+        span = max(float(np.ptp(left)) if np.size(left) else 0.0, 1e-6)
         limit = tolerance.range_fraction * span
         if max_diff > limit:
             problems.append(

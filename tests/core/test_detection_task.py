@@ -112,6 +112,54 @@ def test_precision_recall_per_class_and_its_plot(tmp_path):
     assert (tmp_path / "plots" / "pr_per_class.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_float_exports_are_compared_box_by_box_not_row_by_row():
+    """Two near-equal scores swapped by rounding reorder the NMS output rows: the value check pairs
+    boxes first, so a swap passes, while a lost or a moved box still fails."""
+    from zoo_export.api import Runner
+    from zoo_export.verify import Tolerance, verify
+
+    class Rows(Runner):
+        def __init__(self, rows):
+            super().__init__({"image": ((1,), "float32")})
+            self.rows = rows
+
+        def _run(self, inputs):
+            return self.rows
+
+    task = Detection()
+    keras_rows = np.zeros((1, 5, 6), "float32")
+    keras_rows[0, 0] = [0.1, 0.1, 0.4, 0.4, 0.90, 0]
+    keras_rows[0, 1] = [0.5, 0.5, 0.9, 0.9, 0.600001, 1]
+    keras_rows[0, 2] = [0.6, 0.1, 0.9, 0.3, 0.600000, 2]
+    keras_rows[0, 3] = [0.2, 0.6, 0.3, 0.7, 0.10, 1]     # below the decision threshold
+    keras_rows[0, 4] = [0.7, 0.7, 0.8, 0.8, 0.09, 0]
+    swapped = keras_rows.copy()
+    swapped[0, [1, 2]] = keras_rows[0, [2, 1]]
+    swapped[0, [3, 4]] = keras_rows[0, [4, 3]]
+    swapped[0, 1, 4] += 2e-6
+    tol = Tolerance(atol=1e-4, rtol=1e-5)
+
+    def check(produced, **kw):
+        return verify(Rows(keras_rows), Rows(produced), {"image": np.zeros((1, 1), "float32")}, task_kind=task.kind,
+                      tolerance=tol, agreement=lambda r, p: task.agreement(r, p), **kw)
+
+    assert not check(swapped).passed  # row by row, the swap reads as two wrong boxes
+    report = check(swapped, comparable=lambda r, p: task.comparable(r, p))
+    assert report.passed and report.agreement == 1.0 and report.max_abs_diff < 1e-5, report.reason
+    lost = swapped.copy()
+    lost[0, 1] = 0
+    assert "exceeds" in check(lost, comparable=lambda r, p: task.comparable(r, p)).reason
+    moved = keras_rows.copy()
+    moved[0, 0, :4] += 0.001
+    report = check(moved, comparable=lambda r, p: task.comparable(r, p))
+    assert not report.passed and abs(report.max_abs_diff - 0.001) < 1e-6
+    extra = keras_rows.copy()
+    extra[0, 3, 4] = 0.8                               # a box Keras scored 0.10 scores 0.8 here
+    assert not check(extra, comparable=lambda r, p: task.comparable(r, p)).passed
+    ref, out = task.comparable(keras_rows, extra)
+    assert len(ref) == len(out) == 4
+
+
 def test_labels_outside_the_image_or_of_unknown_classes_are_named():
     task = Detection()
     good = np.asarray([[[0.1, 0.1, 0.5, 0.5, 0], [-1, -1, -1, -1, -1]]], "float32")
@@ -190,7 +238,8 @@ def test_exports_keep_their_boxes(detector, tmp_path, fmt):
     exporter = {"tflite": tflite.exporter, "onnx": onnx.exporter}[fmt]
     out = tmp_path / f"model{exporter.suffix}"
     report = export_model(serving, exporter, out, samples={"image": detector.x[:32]}, options=ExportOptions(),
-                          task_kind=task.kind, agreement=task.agreement)
+                          task_kind=task.kind, agreement=task.agreement,
+                          comparable=task.comparable)
     assert report.verification.passed, report.verification.reason
     produced = load_artifact(out)({"image": detector.x})
     kind, fraction = task.agreement(serving.predict(detector.x, verbose=0), produced)
