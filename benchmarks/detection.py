@@ -9,9 +9,17 @@ SavedModel: each export's box agreement with Keras on validation images (the ver
 figure: Keras' boxes above the score threshold found by the artifact, same class, IoU >= 0.9), and
 the int8 file's test mAP@.5 against the Keras model's on the same test images.
 
+Last, training speed: `zoo finetune` of the detector against a hand-written `model.fit` of the same
+detector (the same assembled model and strategy, the same batched and augmented `tf.data` input,
+the same optimizer and loss), epoch by epoch interleaved in one process as in
+`finetune_overhead.py`. Both sides score COCO mAP on the validation split after every epoch, since a
+detector's early stopping needs it: keras-zoo through its `Task.epoch_metrics`, the hand-written
+side through a callback of a few lines that predicts and calls pycocotools. The first epoch of
+each (tracing) is left out; the row is the median of the per-pair images/s ratios.
+
 ```
 python benchmarks/detection.py            # two 30-epoch runs and four exports: tens of minutes on 2 CPU cores
-python benchmarks/detection.py --small    # 240 scenes, 10 epochs each
+python benchmarks/detection.py --small    # 240 scenes, 10 epochs each, 4 timed epoch pairs
 ```
 """
 
@@ -54,6 +62,54 @@ def test_split(plugin, meta: dict):
         xs.append(x)
         ys.append(y)
     return {k: np.stack([r[k] for r in xs]) for k in xs[0]}, np.stack(ys)
+
+
+def throughput(small: bool) -> dict:
+    """`zoo finetune` / hand-written `fit` training images/s, interleaved epoch pairs (see the docstring)."""
+    import keras
+
+    from finetune_overhead import EpochTimer
+    from _common import ratio_summary, report
+    from zoo import registry
+    from zoo.detection import coco_map, postprocess
+    from zoo.training.finetune import assemble, batched, finetune as run_finetune, load_data, make_optimizer
+
+    plugin = registry.get_plugin("vision-detect")
+    epochs = 5 if small else 9
+    overrides = {"epochs": epochs, "min_epochs": epochs, "patience": epochs,
+                 "options": {"demo_scenes": 240} if small else {}}
+    recipe = plugin.resolve_recipe(overrides=overrides)
+    bundle = load_data(plugin, recipe, None)
+    keras.utils.set_random_seed(recipe.seed)
+    hand = assemble(plugin, recipe, bundle).model
+    train = batched(bundle.train, recipe, training=True, augment=bundle.augment)
+    val = batched(bundle.validation, recipe, training=False)
+    val_labels = np.concatenate([y for _, y in val.as_numpy_iterator()])
+    n_train = sum(1 for _ in bundle.train)
+    hand.compile(optimizer=make_optimizer(recipe, -(-n_train // recipe.batch_size)), loss=plugin.task.keras_loss())
+    n_classes = len(bundle.class_names)
+
+    class HandMap(keras.callbacks.Callback):  # what a hand-written detector's loop adds for val_map
+        def on_epoch_end(self, epoch, logs=None):
+            rows = postprocess(self.model.predict(val, verbose=0))
+            logs["val_map"] = coco_map(val_labels, rows, n_classes)["map"]
+
+    zoo_timer, hand_timer = EpochTimer(), EpochTimer()
+
+    class HandEpoch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):  # after keras-zoo's epoch was timed
+            hand.fit(train, validation_data=val, epochs=1, verbose=0, callbacks=[HandMap(), hand_timer.callback])
+
+    run_finetune(plugin, recipe, runs_dir=tempfile.mkdtemp(prefix="detect-speed-"), verbose=0,
+                 callbacks=[zoo_timer.callback, HandEpoch()])
+    zoo_ips = [n_train / t for t in zoo_timer.times[1:]]
+    hand_ips = [n_train / t for t in hand_timer.times[1:]]
+    return report("detection[vision-detect] finetune speed",
+                  f"zoo finetune / hand-written fit of the same detector (training images/s, {recipe.strategy}, "
+                  f"val mAP each epoch on both sides)", ratio_summary(zoo_ips, hand_ips), ">= 0.97",
+                  ratio_summary(zoo_ips, hand_ips)["median"] >= 0.97,
+                  {"zoo_images_per_s": zoo_ips, "hand_images_per_s": hand_ips, "train_images": n_train,
+                   "pairs": "interleaved epochs"})
 
 
 def main(small: bool = False) -> dict:
@@ -121,6 +177,9 @@ def main(small: bool = False) -> dict:
     size = reports["tflite int8"].size_bytes / reports["tflite"].size_bytes
     results["rows"].append(_row("detection[vision-detect] int8 size", "int8 / float32 .tflite size", size,
                                 "reported", None))
+    t0 = time.perf_counter()
+    results["rows"].append(throughput(small))
+    results["seconds"]["speed pairs"] = round(time.perf_counter() - t0, 1)
     print(json.dumps(results["seconds"]))
     return results
 

@@ -175,6 +175,53 @@ class TargetReached(keras.callbacks.Callback):
                         self.metric, self.op, self.value, epoch + 1, self.metric, float(logs[self.metric]))
 
 
+def write_npz(path: Path, arrays: dict) -> None:
+    """`arrays` as one uncompressed `.npz` at `path`, written to a partial name and renamed into
+    place once complete (a kill at any instant leaves the previous file or the new one)."""
+    import numpy as np
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.parent / f".{path.name}.partial"
+    with open(partial, "wb") as fh:  # a file object: np.savez would append ".npz" to a name
+        np.savez(fh, **arrays)
+    os.replace(partial, path)
+
+
+def read_weights(model, path: Path) -> None:
+    """Set `model`'s weights from a `write_npz` file of `model.get_weights()` (`w0`, `w1`, ...)."""
+    import numpy as np
+
+    with np.load(path) as saved:
+        model.set_weights([saved[f"w{i}"] for i in range(len(model.weights))])
+
+
+class BestWeights(keras.callbacks.Callback):
+    """`best.weights.npz`: the model's weights at the best `monitor` value so far, as Keras'
+    `ModelCheckpoint(save_best_only=True, save_weights_only=True)` keeps them, written the way the
+    backup is (one `.npz`, renamed into place). Keras' HDF5 `save_weights` walks every layer: 0.7 s
+    an epoch for the MobileNetV2 detector, a fifth of its epoch, against 0.02 s here."""
+
+    def __init__(self, path: str | Path, monitor: str, mode: str):
+        super().__init__()
+        self.path, self.monitor = Path(path), monitor
+        self.better = operator.gt if mode == "max" else operator.lt
+        self.best: float | None = None
+        self.warned = False
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            if not self.warned:
+                log.warning("the best-weights checkpoint watches %s, which is not logged; logged: %s",
+                            self.monitor, ", ".join(sorted(logs or {})))
+                self.warned = True
+            return
+        value = float(value)
+        if self.best is None or self.better(value, self.best):
+            self.best = value
+            write_npz(self.path, {f"w{i}": w for i, w in enumerate(self.model.get_weights())})
+
+
 class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     """`BackupAndRestore` whose backup survives a kill at any instant, and costs little per epoch.
 
@@ -240,15 +287,11 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         import numpy as np
 
         folder = Path(self.backup_dir)
-        folder.mkdir(parents=True, exist_ok=True)
         name = f"epoch-{self._current_epoch}.npz"
-        partial = folder / f".{name}.partial"
         weights = self.model.get_weights()
         optimizer = [np.asarray(keras.ops.convert_to_numpy(v)) for v in self._optimizer_variables()]
-        with open(partial, "wb") as fh:  # a file object: np.savez would append ".npz" to a name
-            np.savez(fh, **{f"w{i}": w for i, w in enumerate(weights)},
-                     **{f"o{i}": v for i, v in enumerate(optimizer)})
-        os.replace(partial, folder / name)
+        write_npz(folder / name, {**{f"w{i}": w for i, w in enumerate(weights)},
+                                  **{f"o{i}": v for i, v in enumerate(optimizer)}})
         tmp = folder / ".state.json.partial"
         tmp.write_text(json.dumps({"epoch": self._current_epoch, "weights": name, "weights_count": len(weights),
                                    "optimizer_count": len(optimizer)}))

@@ -379,15 +379,14 @@ def _now() -> str:
 def _callbacks(run: Path, monitor: str, mode: str, recipe: Recipe, target, has_validation=True):
     import keras
 
-    from zoo.training.callbacks import (AtomicBackupAndRestore, EarlyStopping, HistoryCSV, TargetReached,
-                                        TrainingGuard)
+    from zoo.training.callbacks import (AtomicBackupAndRestore, BestWeights, EarlyStopping, HistoryCSV,
+                                        TargetReached, TrainingGuard)
 
     callbacks = [
         TrainingGuard(recipe.learning_rate),
         HistoryCSV(run / "history.csv"),
         AtomicBackupAndRestore(str(run / "checkpoints" / "backup")),
-        keras.callbacks.ModelCheckpoint(str(run / "checkpoints" / "best.weights.h5"), monitor=monitor, mode=mode,
-                                        save_best_only=True, save_weights_only=True),
+        BestWeights(run / "checkpoints" / "best.weights.npz", monitor, mode),
     ]
     if recipe.patience > 0:
         # min_epochs: the first epochs are neither the best nor a reason to stop (a lucky early spike of a
@@ -469,11 +468,13 @@ def _train(plugin, recipe, bundle, parts, run, train_raw, val_raw, steps, monito
     guard = next(cb for cb in callbacks if isinstance(cb, TrainingGuard))
     warnings = list(guard.warnings)
     epochs_run = len(_read_history(run))
-    best = run / "checkpoints" / "best.weights.h5"
+    best = run / "checkpoints" / "best.weights.npz"
     if not history.epoch and epochs_run and recipe.patience > 0 and best.is_file():
         # Resumed after the last epoch (killed before the run was complete): no epoch ran here, so
         # early stopping saw nothing; the best checkpoint holds what it would have restored.
-        trainer.load_weights(best)
+        from zoo.training.callbacks import read_weights
+
+        read_weights(trainer, best)
     stopped_by = "epochs"
     if target_cb is not None and target_cb.reached_epoch is not None:
         stopped_by = f"target {recipe.target} reached at epoch {target_cb.reached_epoch + 1}"
