@@ -551,9 +551,7 @@ def predict(target, inputs, threshold, as_json, strict, draw_dir):
         bar["line"].update(done - bar["line"].done)
 
     failed = 0
-    if as_json:
-        click.echo("[")
-    first = True
+    first = True  # "[" waits for the first row, so an error before it (--draw on a classifier) prints no partial JSON
     rows = iter_predict(target, list(inputs), threshold=threshold, strict=strict, progress=progress)
     if "tensorflow" not in sys.modules:  # a plugin reader may import it: keep its native start-up lines quiet
         from zoo_export.native import quiet_stderr
@@ -567,12 +565,12 @@ def predict(target, inputs, threshold, as_json, strict, draw_dir):
         if draw_dir and "error" not in row:
             _draw(row, Path(draw_dir), drawn)
         if as_json:
-            click.echo(("" if first else ",\n") + json.dumps(row), nl=False)
+            click.echo(("[\n" if first else ",\n") + json.dumps(row), nl=False)
             first = False
         else:
             click.echo(_predict_line(row))
     if as_json:
-        click.echo("\n]")
+        click.echo(("[\n" if first else "") + "\n]")
     if "line" in bar:
         bar["line"].close()
     if failed:

@@ -348,6 +348,9 @@ def test_predict_reports_an_unreadable_input_on_its_line_and_predicts_the_rest(t
     rows = json.loads(out.stdout)
     assert out.returncode == 1 and [r for r in rows if "error" in r][0]["input"] == str(bad)
     one_line_error(zoo("predict", str(finished[0]), *inputs, "--strict", path=toy_target), "not a toy .npz")
+    drawing = zoo("predict", str(finished[0]), str(good), "--json", "--draw", str(tmp_path / "drawn"), path=toy_target)
+    one_line_error(drawing, "predicts none; drop --draw")
+    assert drawing.stdout == "" and not (tmp_path / "drawn").exists()  # no half-written JSON, no folder
 
 
 def test_predict_reads_inputs_a_chunk_at_a_time(toy_plugin, finished, tmp_path, monkeypatch):
