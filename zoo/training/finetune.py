@@ -292,6 +292,11 @@ def _finetune(plugin, recipe, data, runs_dir, resume, verbose, strategy, extra_c
     lap("data")
 
     parts = assemble(plugin, recipe, bundle, prior)
+    if recipe.regularizer == "lwf" and parts.plan.neck:
+        raise ConfigError(f"--regularizer lwf holds the backbone's output to the pretrained one, and backbone "
+                          f"{recipe.backbone or plugin.default_backbone!r} ends in new layers (its neck: "
+                          f"{len(parts.plan.neck)} layers) that would be held to their random start; use "
+                          "--regularizer l2sp, which anchors the pretrained weights and leaves the neck free")
     metric_names = _metric_names(plugin.task, recipe)
     target = recipe.parsed_target()
     if target and target[0] not in metric_names:

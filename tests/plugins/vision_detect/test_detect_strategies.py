@@ -54,3 +54,16 @@ def test_l2sp_keeps_the_imagenet_weights_near_their_start_not_the_new_neck(setup
                             exclude=[layer.name for layer in parts.plan.neck])
     anchored = {path.split("/")[-2] for path in trainer._anchors.values}
     assert "Conv1" in anchored and not anchored & {layer.name for layer in parts.plan.neck}
+
+
+def test_lwf_on_a_backbone_with_a_neck_is_refused_before_a_run_is_written(setup, tmp_path):
+    """LwF would hold the new pyramid's output to its random start: refused, naming l2sp."""
+    from zoo.errors import ConfigError
+    from zoo.training.finetune import finetune
+
+    plugin, _ = setup
+    recipe = plugin.resolve_recipe(overrides={"options": OPTIONS, "weights": "none", "strategy": "full",
+                                              "regularizer": "lwf", "epochs": 1})
+    with pytest.raises(ConfigError, match=r"neck: \d+ layers.*--regularizer l2sp"):
+        finetune(plugin, recipe, runs_dir=tmp_path / "runs", verbose=0)
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
