@@ -73,17 +73,17 @@ def test_a_backup_of_the_earlier_format_still_resumes(tmp_path):
 
 
 def test_best_weights_keep_the_best_epoch_and_load_back(tmp_path):
-    """`best.weights.npz` is rewritten only when the monitored value improves, holds that epoch's
-    weights, and loads back into a model of the same shape."""
+    """Early stopping's `best.weights.npz` is rewritten only when its best epoch changes (not during
+    `min_epochs`), holds that epoch's weights, and loads back into a model of the same shape."""
     import keras
 
-    from zoo.training.callbacks import BestWeights, read_weights
+    from zoo.training.callbacks import EarlyStopping, read_weights
 
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(64, 4)).astype("float32"), rng.normal(size=(64, 3)).astype("float32")
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(3)])
     model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse")
-    scores = [0.2, 0.5, 0.4, 0.7, 0.1]  # a made-up validation score per epoch: best at epochs 1 and 3
+    scores = [0.9, 0.2, 0.5, 0.4, 0.7, 0.1]  # a made-up validation score per epoch: best at 2 and 4 after min_epochs 1
     at_epoch, writes = {}, []
     path = tmp_path / "checkpoints" / "best.weights.npz"
 
@@ -96,12 +96,15 @@ def test_best_weights_keep_the_best_epoch_and_load_back(tmp_path):
         def on_epoch_end(self, epoch, logs=None):
             writes.append(path.stat().st_mtime_ns if path.is_file() else None)
 
-    model.fit(x, y, batch_size=16, epochs=5, verbose=0,
-              callbacks=[Score(), BestWeights(path, "val_score", "max"), Watch()])
-    assert writes[0] is not None and writes[1] != writes[0] and writes[2] == writes[1] and writes[4] == writes[3]
+    stop = EarlyStopping(monitor="val_score", mode="max", patience=10, restore_best_weights=True, start_from_epoch=1,
+                         best_path=path)
+    model.fit(x, y, batch_size=16, epochs=6, verbose=0, callbacks=[Score(), stop, Watch()])
+    assert writes[0] is None  # epoch 0 (its 0.9 included) is within min_epochs
+    assert writes[1] is not None and writes[2] != writes[1] and writes[3] == writes[2]
+    assert writes[4] != writes[3] and writes[5] == writes[4] and stop.best_epoch == 4
     assert sorted(p.name for p in path.parent.iterdir()) == ["best.weights.npz"]  # no partial file left
     fresh = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(3)])
     read_weights(fresh, path)
-    for saved, best in zip(fresh.get_weights(), at_epoch[3]):
+    for saved, best in zip(fresh.get_weights(), at_epoch[4]):
         np.testing.assert_array_equal(saved, best)
-    assert not all(np.array_equal(a, b) for a, b in zip(fresh.get_weights(), at_epoch[4]))
+    assert not all(np.array_equal(a, b) for a, b in zip(fresh.get_weights(), at_epoch[5]))

@@ -132,7 +132,17 @@ class EarlyStopping(keras.callbacks.EarlyStopping):
     reaches validation accuracy 1.0 at epoch 1 ships epoch-1 weights even when later epochs
     with the same accuracy have a far lower validation loss. Here an epoch that ties the best
     value and has a lower `val_loss` becomes the best (weights restored from it).
+
+    `best_path`: the best weights are also written there (`write_npz`, renamed into place)
+    whenever they change, so that a run killed after its last epoch resumes to the weights this
+    callback would have restored. One `.npz` of the weights it already holds, instead of Keras'
+    `ModelCheckpoint`, whose HDF5 `save_weights` walks every layer (0.7 s an epoch on the
+    MobileNetV2 detector) and keeps its own idea of the best epoch (min_epochs and ties aside).
     """
+
+    def __init__(self, *args, best_path: str | Path | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.best_path = None if best_path is None else Path(best_path)
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
@@ -141,6 +151,7 @@ class EarlyStopping(keras.callbacks.EarlyStopping):
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         before = (self.best, self.best_epoch)
+        held = self.best_weights
         current = self.get_monitor_value(logs)
         loss = float(logs.get("val_loss", "inf"))
         tie = (self.monitor != "val_loss" and current is not None and self.best is not None
@@ -153,6 +164,8 @@ class EarlyStopping(keras.callbacks.EarlyStopping):
             self._best_loss = loss
             if self.restore_best_weights:
                 self.best_weights = self.model.get_weights()
+        if self.best_path is not None and self.best_weights is not None and self.best_weights is not held:
+            write_npz(self.best_path, {f"w{i}": w for i, w in enumerate(self.best_weights)})
 
 
 class TargetReached(keras.callbacks.Callback):
@@ -193,33 +206,6 @@ def read_weights(model, path: Path) -> None:
 
     with np.load(path) as saved:
         model.set_weights([saved[f"w{i}"] for i in range(len(model.weights))])
-
-
-class BestWeights(keras.callbacks.Callback):
-    """`best.weights.npz`: the model's weights at the best `monitor` value so far, as Keras'
-    `ModelCheckpoint(save_best_only=True, save_weights_only=True)` keeps them, written the way the
-    backup is (one `.npz`, renamed into place). Keras' HDF5 `save_weights` walks every layer: 0.7 s
-    an epoch for the MobileNetV2 detector, a fifth of its epoch, against 0.02 s here."""
-
-    def __init__(self, path: str | Path, monitor: str, mode: str):
-        super().__init__()
-        self.path, self.monitor = Path(path), monitor
-        self.better = operator.gt if mode == "max" else operator.lt
-        self.best: float | None = None
-        self.warned = False
-
-    def on_epoch_end(self, epoch, logs=None):
-        value = (logs or {}).get(self.monitor)
-        if value is None:
-            if not self.warned:
-                log.warning("the best-weights checkpoint watches %s, which is not logged; logged: %s",
-                            self.monitor, ", ".join(sorted(logs or {})))
-                self.warned = True
-            return
-        value = float(value)
-        if self.best is None or self.better(value, self.best):
-            self.best = value
-            write_npz(self.path, {f"w{i}": w for i, w in enumerate(self.model.get_weights())})
 
 
 class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):

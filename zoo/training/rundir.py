@@ -7,7 +7,7 @@ zoo.json         plugin, backbone, weights, classes, input signature, recipe, me
 history.csv      one row per epoch
 plots/           curves, confusion matrix, ROC / PR
 MODEL_CARD.md
-checkpoints/     best weights, and backup/ for `--resume`
+checkpoints/     best weights (with early stopping), and backup/ for `--resume`
 logs/            TensorBoard
 ```
 Files are written to a temporary name and renamed, so a killed process leaves no
