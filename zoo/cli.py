@@ -417,6 +417,50 @@ def pretrain(plugin_name, data, config, options, runs_dir, **values):
     click.echo(f"fine-tune from it: zoo finetune --plugin {plugin.name} --weights {run}")
 
 
+@cli.command()
+@click.option("--plugin", "-p", "plugin_name", required=True, help="Plugin (domain) every site fine-tunes.")
+@click.option("--site", "sites", multiple=True, metavar="NAME=DATA",
+              help="A site and its own data source (repeatable, at least 2).")
+@click.option("--demo-sites", type=int, help="Instead of --site: the demo's training split in N sites.")
+@click.option("--data", "-d", help="The coordinator's held-out data: preprocessing is fitted on it, the final model "
+                                   "evaluated on it (default: the plugin's demo data).")
+@click.option("--rounds", default=5, show_default=True, type=int, help="Federated rounds.")
+@click.option("--local-epochs", default=1, show_default=True, type=int, help="Epochs each site trains per round.")
+@click.option("--aggregation", default="fedavg", show_default=True,
+              type=click.Choice(["fedavg", "fedprox", "fedbn"]),
+              help="fedprox: a proximal term to the global model; fedbn: batch norm stays at each site.")
+@click.option("--mu", default=0.01, show_default=True, type=float, help="fedprox: weight of the proximal term.")
+@click.option("--min-sites", type=int, help="Sites a round needs (default: all).")
+@click.option("--dp-noise", type=float, help="Differential privacy: Gaussian noise multiplier (with --dp-clip).")
+@click.option("--dp-clip", type=float, help="Differential privacy: clipping norm of each site's update.")
+@click.option("--config", "-c", "config", type=click.Path(), help="Recipe YAML; command-line options override it.")
+@click.option("--option", "-o", "options", multiple=True, help="Plugin option KEY=VALUE (repeatable).")
+@click.option("--runs-dir", default="runs", show_default=True, type=click.Path())
+@recipe_options
+@needs_tensorflow
+def federate(plugin_name, sites, demo_sites, data, rounds, local_epochs, aggregation, mu, min_sites, dp_noise,
+             dp_clip, config, options, runs_dir, **values):
+    """Fine-tune across sites that keep their data (Flower simulation); write an ordinary run folder."""
+    from zoo.training.federated import Federation, federate as run_federate, parse_sites, require_flower
+
+    federation = Federation(parse_sites(sites, demo_sites), rounds=rounds, local_epochs=local_epochs,
+                            aggregation=aggregation, mu=mu, min_sites=min_sites, dp_noise=dp_noise, dp_clip=dp_clip)
+    federation.validate()
+    require_flower()
+    overrides = {k: v for k, v in values.items() if v is not None}
+    if options:
+        overrides["options"] = _parse_options(options)
+    plugin = registry.get_plugin(plugin_name)
+    recipe = plugin.resolve_recipe(config, overrides)
+    result = run_federate(plugin, recipe, federation, data=data, runs_dir=runs_dir)
+    click.echo(f"run: {result.path}")
+    click.echo(f"rounds: {rounds} x {local_epochs} local epoch(s), {len(federation.sites)} sites, {aggregation}")
+    click.echo("validation: " + _fmt(result.metrics))
+    if result.test_metrics:
+        click.echo("test: " + _fmt(result.test_metrics))
+    click.echo(f"report: {result.path / 'report.html'}")
+
+
 def _fmt(metrics: dict) -> str:
     return ", ".join(f"{k}={v:.4f}" for k, v in metrics.items())
 

@@ -1,0 +1,625 @@
+"""`zoo federate`: fine-tuning across sites that keep their data, on Flower's simulation engine.
+
+Each site is a Flower `ClientApp` that reads only its own data (through the plugin's
+`DataAdapter`, as `zoo finetune` does) and trains the same assembled model (same strategy,
+head, recipe) for `local_epochs` per round. The coordinator is a Flower `ServerApp` running
+one of Flower's strategies:
+
+- `fedavg`: the sites' weights averaged by sample count (McMahan et al. 2017);
+- `fedprox`: FedAvg whose sites add `mu / 2 * sum ||w - w_global||^2` to their loss: the L2-SP
+  form of the seed's `lambda * L_pretrain`, with the round's global model as the anchor
+  (Li et al. 2020);
+- `fedbn`: FedAvg with batch normalisation left out of what travels, so its scale, shift and
+  statistics stay at each site (Li et al. 2021).
+
+Only the weights that train travel (a linear probe sends its head, LoRA its adapters); the bytes
+of every message are counted from Flower's own records. `--dp-noise` / `--dp-clip` wrap the
+strategy in Flower's client-side fixed-clipping differential privacy (updates clipped at the site,
+Gaussian noise added to the aggregate).
+
+The coordinator holds a held-out set (`--data`, by default the plugin's demo): the data-fitted
+preprocessing is fitted there and sent to the sites with each round's configuration, and the
+final model is evaluated on it. The result is an ordinary run folder (`model.keras`, `zoo.json`
+with `federated: {...}`, `history.csv` with one row per round, plots, model card) that
+`zoo evaluate`, `zoo export` and `zoo predict` take unchanged.
+
+Example:
+
+```python
+from zoo import registry
+from zoo.training.federated import Federation, federate, parse_sites
+
+plugin = registry.get_plugin("tabular-fraud")
+recipe = plugin.resolve_recipe(overrides={"max_samples": 400})
+result = federate(plugin, recipe, Federation(parse_sites((), demo_sites=3), rounds=3))
+```
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zoo.errors import ConfigError, DataError, ZooError
+from zoo.training import rundir
+from zoo.training.recipe import Recipe
+
+log = logging.getLogger(__name__)
+
+AGGREGATIONS = ("fedavg", "fedprox", "fedbn")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+INSTALL = "pip install 'keras-zoo[federated]'"
+
+
+@dataclass(frozen=True)
+class Site:
+    """A federation member: its own data source, or a shard of the demo's training split."""
+
+    name: str
+    data: str | None = None
+    shard: tuple[int, int] | None = None  # (index, count): every count-th demo sample from index
+
+    def describe(self) -> dict:
+        if self.shard is not None:
+            return {"name": self.name, "data": f"demo shard {self.shard[0] + 1} of {self.shard[1]}"}
+        return {"name": self.name, "data": self.data}
+
+
+@dataclass
+class Federation:
+    """How the sites train together (see `zoo federate --help`)."""
+
+    sites: list[Site]
+    rounds: int = 5
+    local_epochs: int = 1
+    aggregation: str = "fedavg"
+    mu: float = 0.01
+    min_sites: int | None = None
+    dp_noise: float | None = None
+    dp_clip: float | None = None
+    timeout_s: float = 3600.0
+    extra: dict = field(default_factory=dict)
+
+    def validate(self) -> None:
+        if len(self.sites) < 2:
+            raise ConfigError("a federation needs at least 2 sites: give --site NAME=DATA twice or more, "
+                              "or --demo-sites N")
+        names = [s.name for s in self.sites]
+        if len(set(names)) != len(names):
+            dup = next(n for n in names if names.count(n) > 1)
+            raise ConfigError(f"--site {dup!r} is given twice; site names must differ")
+        if self.aggregation not in AGGREGATIONS:
+            raise ConfigError(f"--aggregation {self.aggregation!r} is not one of: {', '.join(AGGREGATIONS)}")
+        for key in ("rounds", "local_epochs"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"--{key.replace('_', '-')} must be at least 1, got {getattr(self, key)}")
+        if self.mu < 0:
+            raise ConfigError(f"--mu must be >= 0, got {self.mu}")
+        if self.min_sites is not None and not 1 <= self.min_sites <= len(self.sites):
+            raise ConfigError(f"--min-sites must be between 1 and the {len(self.sites)} sites, got {self.min_sites}")
+        if (self.dp_noise is None) != (self.dp_clip is None):
+            raise ConfigError("differential privacy needs both --dp-noise (noise multiplier) and --dp-clip "
+                              "(clipping norm)")
+        if self.dp_noise is not None and (self.dp_noise < 0 or self.dp_clip <= 0):
+            raise ConfigError(f"--dp-noise must be >= 0 and --dp-clip > 0, got {self.dp_noise} and {self.dp_clip}")
+
+    def to_json(self) -> dict:
+        out = {"engine": "flower simulation", "aggregation": self.aggregation, "rounds": self.rounds,
+               "local_epochs": self.local_epochs, "min_sites": self.min_sites or len(self.sites),
+               "sites": [s.describe() for s in self.sites]}
+        if self.aggregation == "fedprox":
+            out["mu"] = self.mu
+        if self.dp_noise is not None:
+            out["differential_privacy"] = {"kind": "client-side fixed clipping, Gaussian noise on the aggregate",
+                                           "noise_multiplier": self.dp_noise, "clipping_norm": self.dp_clip}
+        return out
+
+
+def parse_sites(pairs: tuple[str, ...] | list[str], demo_sites: int | None = None) -> list[Site]:
+    """`("a=data/a", "b=data/b")` -> sites; `demo_sites=N`: the demo's training split in N shards."""
+    if pairs and demo_sites:
+        raise ConfigError("give either --site NAME=DATA (repeatable) or --demo-sites N, not both")
+    if demo_sites is not None:
+        if demo_sites < 2:
+            raise ConfigError(f"--demo-sites must be at least 2, got {demo_sites}")
+        return [Site(f"site{i + 1}", shard=(i, demo_sites)) for i in range(demo_sites)]
+    sites = []
+    for pair in pairs:
+        name, sep, data = pair.partition("=")
+        name, data = name.strip(), data.strip()
+        if not sep or not data:
+            raise ConfigError(f"--site {pair!r} must look like NAME=DATA (a name, then the site's data source)")
+        if not _NAME.match(name):
+            raise ConfigError(f"--site {pair!r}: the name must be letters, digits, '.', '_' or '-' "
+                              "(up to 64, starting with a letter or digit)")
+        sites.append(Site(name, data=data))
+    return sites
+
+
+def require_flower() -> None:
+    """`ConfigError` naming the extra when Flower or its simulation engine is missing."""
+    import importlib.util
+
+    for module in ("flwr", "ray"):
+        if importlib.util.find_spec(module) is None:
+            raise ConfigError(f"zoo federate runs on Flower's simulation engine, and {module!r} is not installed; "
+                              f"{INSTALL}")
+
+
+# --------------------------------------------------------------------------- site data
+
+def site_splits(plugin, recipe: Recipe, site: Site):
+    """`(train, validation, class_names, input_signature)` of one site, unbatched datasets."""
+    from zoo.training.finetune import limit, load_data
+
+    try:
+        bundle = load_data(plugin, recipe, site.data)
+    except ZooError as exc:
+        raise type(exc)(f"site {site.name!r}: {exc}") from None
+    train, validation = bundle.train, bundle.validation
+    if site.shard is not None:
+        index, count = site.shard
+
+        def shard(ds):
+            return ds.enumerate().filter(lambda i, _xy: i % count == index).map(lambda _i, xy: xy)
+
+        train, validation = shard(train), shard(validation)
+    return limit(train, recipe.max_samples), limit(validation, recipe.max_samples), bundle
+
+
+def check_sites(plugin, recipe: Recipe, sites: list[Site], coordinator) -> dict[str, dict[str, int]]:
+    """Read every site before the first round; `DataError` naming the site when the federation cannot work.
+
+    Returns the sample counts per site (what the model card says left each site: counts only).
+    """
+    from zoo.training.finetune import labels_of
+
+    expected_classes = list(coordinator.class_names)
+    expected_sig = {k: v.to_json() for k, v in coordinator.input_signature.items()}
+    counts = {}
+    for site in sites:
+        train, validation, bundle = site_splits(plugin, recipe, site)
+        if list(bundle.class_names) != expected_classes:
+            raise DataError(f"site {site.name!r} has classes {list(bundle.class_names)}, the coordinator's data "
+                            f"{expected_classes}; every site must label the same classes (fix its data or its "
+                            "class list)")
+        sig = {k: v.to_json() for k, v in bundle.input_signature.items()}
+        if sig != expected_sig:
+            raise DataError(f"site {site.name!r} gives inputs {sig}, the coordinator's data {expected_sig}; every "
+                            "site must give the same inputs (same columns, image size, sequence length)")
+        y_train, y_val = labels_of(train), labels_of(validation)
+        if not len(y_train):
+            raise DataError(f"site {site.name!r} has no training samples; give it data or leave it out")
+        plugin.task.check_labels(y_train, bundle.class_names, f"site {site.name!r} training")
+        prior = plugin.task.class_prior(y_train, len(bundle.class_names))
+        if prior is not None:
+            missing = [name for name, share in zip(bundle.class_names, np.ravel(prior)) if share <= 0]
+            if missing:
+                raise DataError(f"site {site.name!r} has no training samples of class {missing[0]!r}; every site "
+                                "needs each class (add samples, or merge this site with another)")
+        counts[site.name] = {"train": int(len(y_train)), "validation": int(len(y_val))}
+    return counts
+
+
+# --------------------------------------------------------------------------- what travels
+
+def _batchnorm_weights(model) -> set[int]:
+    import keras
+
+    ids: set[int] = set()
+
+    def walk(layer):
+        if isinstance(layer, keras.layers.BatchNormalization):
+            ids.update(id(w) for w in layer.weights)
+        for sub in getattr(layer, "layers", None) or []:
+            walk(sub)
+        for sub in getattr(layer, "_layers", None) or []:
+            walk(sub)
+
+    walk(model)
+    return ids
+
+
+def travelling(model, aggregation: str) -> list[int]:
+    """Indices into `model.weights` of what a site sends: the trainable weights (FedBN: no batch norm)."""
+    trainable = {id(w) for w in model.trainable_weights}
+    local = _batchnorm_weights(model) if aggregation == "fedbn" else set()
+    return [i for i, w in enumerate(model.weights) if id(w) in trainable and id(w) not in local]
+
+
+def base_indices(model, preprocessing) -> list[int]:
+    """Indices of the data-fitted preprocessing's weights: fitted on the coordinator's data, sent to the sites."""
+    if preprocessing is None:
+        return []
+    fitted = {id(w) for w in preprocessing.weights}
+    return [i for i, w in enumerate(model.weights) if id(w) in fitted]
+
+
+def pack(values: dict[int, np.ndarray]) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **{f"w{i}": v for i, v in values.items()})
+    return buffer.getvalue()
+
+
+def unpack(blob: bytes) -> dict[int, np.ndarray]:
+    with np.load(io.BytesIO(blob)) as data:
+        return {int(k[1:]): data[k] for k in data.files}
+
+
+def arrays_record(indices, values):
+    """A Flower `ArrayRecord` of weights keyed by their index in `model.weights`."""
+    from flwr.app import Array, ArrayRecord
+
+    return ArrayRecord({f"w{i}": Array(np.asarray(v)) for i, v in zip(indices, values)})
+
+
+def set_indexed(model, arrays: dict[int, np.ndarray]) -> None:
+    weights = model.weights
+    for i, value in arrays.items():
+        if tuple(weights[i].shape) != tuple(value.shape):
+            raise ZooError(f"weight {weights[i].path}: the coordinator sent shape {value.shape}, the site's model "
+                           f"has {tuple(weights[i].shape)}; the sites run different plugin versions or recipes")
+        weights[i].assign(value)
+
+
+# --------------------------------------------------------------------------- a site
+
+class _Local:
+    """One site's model, trainer and data, built once per process and kept across rounds."""
+
+    def __init__(self, plugin_name: str, recipe_dict: dict, site: Site, federation: dict):
+        import keras
+
+        from zoo import registry
+        from zoo.training.finetune import (assemble, batched, compile_metrics, labels_of, make_loss,
+                                           make_optimizer)
+
+        plugin = registry.get_plugin(plugin_name)
+        recipe = plugin.resolve_recipe(base=recipe_dict)
+        keras.utils.set_random_seed(recipe.seed)
+        train, validation, bundle = site_splits(plugin, recipe, site)
+        y_train = labels_of(train)
+        self.n_train = int(len(y_train))
+        self.n_val = int(len(labels_of(validation)))
+        prior = plugin.task.class_prior(y_train, len(bundle.class_names))
+        self.parts = assemble(plugin, recipe, bundle, prior)
+        model = self.parts.model
+        self.travel = travelling(model, federation["aggregation"])
+        steps = max(1, math.ceil(self.n_train / recipe.batch_size))
+        schedule = Recipe(**{**recipe.to_dict(), "epochs": federation["rounds"] * federation["local_epochs"]})
+        self.trainer = ProximalModel(self.parts.dual, self.parts.backbone.name, recipe.regularizer, recipe.reg_weight,
+                                     exclude=[layer.name for layer in self.parts.plan.neck],
+                                     anchored=[model.weights[i] for i in self.travel])
+        self.trainer.compile(optimizer=make_optimizer(schedule, steps), loss=make_loss(plugin.task, recipe),
+                             metrics=compile_metrics(plugin.task))
+        self.train_ds = batched(train, recipe, training=True, augment=bundle.augment, size=self.n_train)
+        self.val_ds = batched(validation, recipe, training=False)
+        self.local_epochs = federation["local_epochs"]
+        self.epoch = 0
+        self.based = False
+
+    def receive(self, arrays, config) -> None:
+        model = self.parts.model
+        if not self.based and "base" in config:
+            set_indexed(model, unpack(config["base"]))
+            self.based = True
+        values = dict(zip(self.travel, arrays.to_numpy_ndarrays()))
+        set_indexed(model, values)
+
+    def train(self, mu: float) -> dict[str, float]:
+        self.trainer.anchor(mu)
+        history = self.trainer.fit(self.train_ds, epochs=self.epoch + self.local_epochs, initial_epoch=self.epoch,
+                                   verbose=0, shuffle=False)
+        self.epoch += self.local_epochs
+        last = {k: float(v[-1]) for k, v in history.history.items()}
+        return last
+
+    def evaluate(self) -> dict[str, float]:
+        if not self.n_val:
+            return {}
+        return {f"val_{k}": float(v) for k, v in self.trainer.evaluate(self.val_ds, verbose=0, return_dict=True).items()}
+
+    def outgoing(self) -> list[np.ndarray]:
+        weights = self.parts.model.weights
+        return [np.asarray(weights[i].numpy()) for i in self.travel]
+
+
+def _proximal_class():
+    from keras import ops
+
+    from zoo.strategies.regularizers import FinetuneModel, _Constants
+
+    class ProximalModel(FinetuneModel):
+        """`FinetuneModel` plus FedProx's term: `mu / 2 * sum ||w - w_global||^2` over what travels."""
+
+        def __init__(self, *args, anchored=(), **kwargs):
+            import keras
+
+            super().__init__(*args, **kwargs)
+            self._anchored = _Constants(list(anchored))
+            self._global = _Constants([keras.Variable(ops.copy(w.value), trainable=False) for w in anchored])
+            self._mu = _Constants(keras.Variable(0.0, trainable=False, name="proximal_mu"))
+
+        def anchor(self, mu: float) -> None:
+            """The weights just received are the round's global model."""
+            for var, w in zip(self._global.values, self._anchored.values):
+                var.assign(w.value)
+            self._mu.values.assign(float(mu))
+
+        def call(self, inputs, training=False):
+            outputs = super().call(inputs, training=training)
+            if training and self._anchored.values:
+                terms = [ops.sum(ops.square(ops.cast(w.value, "float32") - ops.cast(g.value, "float32")))
+                         for w, g in zip(self._anchored.values, self._global.values)]
+                self.add_loss(0.5 * self._mu.values.value * ops.sum(ops.stack(terms)))
+            return outputs
+
+    return ProximalModel
+
+
+def ProximalModel(*args, **kwargs):  # noqa: N802 - a class built on first use (Keras imports lazily)
+    return _proximal_class()(*args, **kwargs)
+
+
+_LOCAL: dict[str, _Local] = {}  # per process: the sites this process serves
+
+
+def client_app(plugin_name: str, recipe_dict: dict, sites: list[Site], federation: dict, dp: bool):
+    """The Flower `ClientApp` every site runs (site = the node's partition id)."""
+    from flwr.app import Context, Message, MetricRecord, RecordDict
+    from flwr.clientapp import ClientApp
+
+    mods = []
+    if dp:
+        from flwr.clientapp.mod import fixedclipping_mod
+
+        mods.append(fixedclipping_mod)
+    app = ClientApp(mods=mods)
+
+    def local(context: Context) -> tuple[int, _Local]:
+        index = int(context.node_config["partition-id"])
+        site = sites[index]
+        if site.name not in _LOCAL:
+            _LOCAL[site.name] = _Local(plugin_name, recipe_dict, site, federation)
+        return index, _LOCAL[site.name]
+
+    @app.train()
+    def train(msg: Message, context: Context):
+        index, here = local(context)
+        config = msg.content["config"]
+        here.receive(msg.content["arrays"], config)
+        logs = here.train(float(config.get("proximal-mu", 0.0)))
+        metrics = {"num-examples": here.n_train, "site": index, **logs}
+        return Message(RecordDict({"arrays": arrays_record(here.travel, here.outgoing()),
+                                   "metrics": MetricRecord(metrics)}), reply_to=msg)
+
+    @app.evaluate()
+    def evaluate(msg: Message, context: Context):
+        index, here = local(context)
+        here.receive(msg.content["arrays"], msg.content["config"])
+        metrics = {"num-examples": max(here.n_val, 1), "site": index, **here.evaluate()}
+        return Message(RecordDict({"metrics": MetricRecord(metrics)}), reply_to=msg)
+
+    return app
+
+
+# --------------------------------------------------------------------------- the coordinator
+
+class _CountingGrid:
+    """Flower's `Grid`, counting the bytes of every array sent and received and who answered each round."""
+
+    def __init__(self, grid, sites: list[Site]):
+        self._grid = grid
+        self._sites = sites
+        self.rounds: dict[int, dict] = {}
+
+    def __getattr__(self, name):
+        return getattr(self._grid, name)
+
+    def send_and_receive(self, messages, *, timeout=None):
+        messages = list(messages)
+        down = sum(_record_bytes(m.content) for m in messages)
+        kind = messages[0].metadata.message_type if messages else ""
+        replies = list(self._grid.send_and_receive(messages, timeout=timeout))
+        round_ = int(messages[0].content["config"].get("server-round", 0)) if messages else 0
+        entry = self.rounds.setdefault(round_, {"round": round_})
+        answered = [self._sites[int(r.content["metrics"]["site"])].name for r in replies if not r.has_error()]
+        failed = [r.error.reason for r in replies if r.has_error()]
+        part = "train" if kind == "train" else "evaluate"
+        entry[part] = {"sites": answered, "failed": len(failed), "bytes_down": down,
+                       "bytes_up": sum(_record_bytes(r.content) for r in replies if not r.has_error())}
+        if failed:
+            log.warning("round %d %s: %d site(s) failed: %s", round_, part, len(failed), "; ".join(failed))
+        return replies
+
+
+def _record_bytes(content) -> int:
+    total = 0
+    for record in content.array_records.values():
+        total += sum(len(array.data) for array in record.values())
+    for record in content.config_records.values():
+        total += sum(len(v) for v in record.values() if isinstance(v, bytes))
+    return total
+
+
+def _strategy(federation: Federation, n_sites: int):
+    from flwr.serverapp.strategy import FedAvg, FedProx
+
+    minimum = federation.min_sites or n_sites
+    common = dict(fraction_train=1.0, fraction_evaluate=1.0, min_train_nodes=minimum, min_evaluate_nodes=minimum,
+                  min_available_nodes=n_sites)
+    if federation.aggregation == "fedprox":
+        strategy = FedProx(proximal_mu=federation.mu, **common)
+    else:
+        strategy = FedAvg(**common)
+    if federation.dp_noise is not None:
+        from flwr.serverapp.strategy import DifferentialPrivacyClientSideFixedClipping
+
+        strategy = DifferentialPrivacyClientSideFixedClipping(strategy, noise_multiplier=federation.dp_noise,
+                                                              clipping_norm=federation.dp_clip,
+                                                              num_sampled_clients=minimum)
+    return strategy
+
+
+def federate(plugin, recipe: Recipe, federation: Federation, data: str | None = None,
+             runs_dir: str | Path = "runs"):
+    """Run the federation in Flower's simulation engine; write and return a complete run (`RunResult`)."""
+    import keras
+
+    from zoo.training.finetune import _finish, _now, assemble, labels_of, library_versions, limit, load_data
+
+    federation.validate()
+    require_flower()
+    if recipe.regularizer == "lwf":
+        raise ConfigError("--regularizer lwf keeps a frozen teacher at each site; a federation anchors to the "
+                          "global model instead: use --aggregation fedprox (or --regularizer l2sp)")
+    if recipe.distribute != "none":
+        raise ConfigError("--distribute is for one machine's devices; a federation trains one process per site")
+    clock = [time.perf_counter()]
+    timings: dict[str, float] = {}
+
+    def lap(name):
+        now = time.perf_counter()
+        timings[name] = round(now - clock[0], 3)
+        clock[0] = now
+
+    keras.utils.set_random_seed(recipe.seed)
+    coordinator = load_data(plugin, recipe, data)
+    counts = check_sites(plugin, recipe, federation.sites, coordinator)
+    y_val = labels_of(limit(coordinator.validation, recipe.max_samples))
+    plugin.task.check_labels(y_val, coordinator.class_names, "coordinator validation")
+    lap("data")
+    parts = assemble(plugin, recipe, coordinator, None)
+    model = parts.model
+    travel = travelling(model, federation.aggregation)
+    if not travel:
+        raise ConfigError(f"strategy {recipe.strategy!r} with --aggregation {federation.aggregation} leaves no "
+                          "weight to train; choose another strategy")
+    base = base_indices(model, coordinator.preprocessing)
+    weights = model.weights
+    spec = plugin.backbone(recipe.backbone)
+    run = rundir.new_run_dir(runs_dir, plugin.name)
+    meta: dict[str, Any] = {
+        "status": "running",
+        "kind": "finetune",
+        "plugin": plugin.name,
+        "plugin_version": plugin.version,
+        "custom_objects_module": plugin.custom_objects_module,
+        "backbone": spec.name,
+        "weights": recipe.weights or spec.default_weights,
+        "data": None if data is None else str(data),
+        "task": plugin.task.to_json(),
+        "class_names": list(coordinator.class_names),
+        "input_signature": {k: v.to_json() for k, v in coordinator.input_signature.items()},
+        "recipe": recipe.to_dict(),
+        "strategy": parts.plan.describe(),
+        "precision": "float32",
+        "jit": False,
+        "data_metadata": coordinator.metadata,
+        "deployment": coordinator.deployment,
+        "samples": {"train": sum(c["train"] for c in counts.values()), "validation": int(len(y_val))},
+        "started": _now(),
+        "versions": {**library_versions(), "flwr": _version("flwr")},
+        "federated": {**federation.to_json(), "samples_per_site": counts,
+                      "travelling": {"weights": len(travel),
+                                     "parameters": int(sum(int(np.prod(weights[i].shape)) for i in travel)),
+                                     "bytes": int(sum(weights[i].numpy().nbytes for i in travel))},
+                      "leaves_a_site": "trained weights (and each site's sample count, the aggregation weight); "
+                                       "no inputs, labels or predictions"},
+    }
+    rundir.write_json(run / rundir.RUN_FILE, meta)
+    lap("build")
+    try:
+        grid_log, result = _simulate(plugin, recipe, federation, model, travel, base)
+        final = dict(zip(travel, result.arrays.to_numpy_ndarrays()))
+        set_indexed(model, final)
+        _write_history(run, result, federation.rounds)
+    except BaseException as exc:
+        meta["status"] = "failed"
+        meta["error"] = f"{type(exc).__name__}: {exc}"
+        rundir.write_json(run / rundir.RUN_FILE, meta)
+        raise
+    meta["federated"]["rounds_log"] = [grid_log[r] for r in sorted(grid_log) if r]
+    lap("train")
+    return _finish(plugin, recipe, coordinator, parts, run, meta, f"{federation.rounds} federated rounds",
+                   federation.rounds, None, timings, lap)
+
+
+def _version(name: str) -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _simulate(plugin, recipe, federation: Federation, model, travel, base):
+    import os
+
+    from flwr.app import ConfigRecord, Context
+    from flwr.serverapp import Grid, ServerApp
+    from flwr.simulation import run_simulation
+
+    weights = model.weights
+    initial = arrays_record(travel, [weights[i].numpy() for i in travel])
+    config = ConfigRecord({"base": pack({i: np.asarray(weights[i].numpy()) for i in base})} if base else {})
+    strategy = _strategy(federation, len(federation.sites))
+    out: dict[str, Any] = {}
+    server = ServerApp()
+
+    @server.main()
+    def main(grid: Grid, context: Context):
+        counting = _CountingGrid(grid, federation.sites)
+        out["grid"] = counting
+        try:
+            out["result"] = strategy.start(grid=counting, initial_arrays=initial, num_rounds=federation.rounds,
+                                           timeout=federation.timeout_s, train_config=config,
+                                           evaluate_config=ConfigRecord(dict(config)))
+        except BaseException as exc:  # noqa: BLE001 - reported after the engine shut down
+            out["error"] = exc
+
+    client = client_app(plugin.name, recipe.to_dict(), federation.sites,
+                        {"aggregation": federation.aggregation, "rounds": federation.rounds,
+                         "local_epochs": federation.local_epochs}, federation.dp_noise is not None)
+    cpus = max(1, (os.cpu_count() or 1) // min(len(federation.sites), os.cpu_count() or 1))
+    logging.getLogger("flwr").setLevel(logging.WARNING)
+    run_simulation(server, client, num_supernodes=len(federation.sites),
+                   backend_config={"client_resources": {"num_cpus": cpus, "num_gpus": 0.0},
+                                   "init_args": {"logging_level": "ERROR", "log_to_driver": False}})
+    if "error" in out:
+        raise out["error"]
+    result = out.get("result")
+    if result is None or not len(result.arrays.keys()):
+        rounds = out["grid"].rounds if "grid" in out else {}
+        raise ZooError(f"the federation produced no model (no site answered a training round; rounds: {rounds}); "
+                       "rerun with -v to see the sites' errors")
+    return out["grid"].rounds, result
+
+
+def _write_history(run: Path, result, rounds: int) -> None:
+    import csv
+
+    rows = []
+    for r in range(1, rounds + 1):
+        row: dict[str, Any] = {"epoch": r - 1}
+        for source in (result.train_metrics_clientapp.get(r), result.evaluate_metrics_clientapp.get(r)):
+            for key, value in dict(source or {}).items():
+                if key not in ("num-examples", "site"):
+                    row[key] = float(value)
+        rows.append(row)
+    keys = sorted({k for row in rows for k in row if k != "epoch"})
+    tmp = run / ".history.csv.partial"
+    with open(tmp, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["epoch"] + keys)
+        writer.writeheader()
+        writer.writerows(rows)
+    tmp.replace(run / "history.csv")
