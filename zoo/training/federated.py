@@ -211,28 +211,44 @@ def check_sites(plugin, recipe: Recipe, sites: list[Site], coordinator) -> dict[
 
 # --------------------------------------------------------------------------- what travels
 
-def _batchnorm_weights(model) -> set[int]:
+def _batchnorm_layers(model) -> list:
     import keras
 
-    ids: set[int] = set()
+    found, seen = [], set()
 
     def walk(layer):
+        if id(layer) in seen:
+            return
+        seen.add(id(layer))
         if isinstance(layer, keras.layers.BatchNormalization):
-            ids.update(id(w) for w in layer.weights)
+            found.append(layer)
         for sub in getattr(layer, "layers", None) or []:
-            walk(sub)
-        for sub in getattr(layer, "_layers", None) or []:
             walk(sub)
 
     walk(model)
-    return ids
+    return found
 
 
-def travelling(model, aggregation: str) -> list[int]:
-    """Indices into `model.weights` of what a site sends: the trainable weights (FedBN: no batch norm)."""
+def travelling(model, aggregation: str, private: bool = False) -> list[int]:
+    """Indices into `model.weights` of what a site sends: the trainable weights, and the moving statistics of
+    the batch norm that trains (FedBN: no batch norm at all; with differential privacy no statistics, which
+    noise would make negative)."""
     trainable = {id(w) for w in model.trainable_weights}
-    local = _batchnorm_weights(model) if aggregation == "fedbn" else set()
-    return [i for i, w in enumerate(model.weights) if id(w) in trainable and id(w) not in local]
+    local: set[int] = set()
+    statistics: set[int] = set()
+    for layer in _batchnorm_layers(model):
+        if aggregation == "fedbn":
+            local.update(id(w) for w in layer.weights)
+        elif not private and any(id(w) in trainable for w in layer.weights):
+            statistics.update(id(w) for w in layer.non_trainable_weights)
+    return [i for i, w in enumerate(model.weights)
+            if (id(w) in trainable or id(w) in statistics) and id(w) not in local]
+
+
+def batchnorm_indices(model) -> list[int]:
+    """Indices into `model.weights` of every batch-norm weight (what FedBN keeps at each site)."""
+    ids = {id(w) for layer in _batchnorm_layers(model) for w in layer.weights}
+    return [i for i, w in enumerate(model.weights) if id(w) in ids]
 
 
 def base_indices(model, preprocessing) -> list[int]:
@@ -277,6 +293,7 @@ class _Local:
 
     def __init__(self, plugin_name: str, recipe_dict: dict, site: Site, federation: dict):
         import keras
+        from pathlib import Path
 
         from zoo import registry
         from zoo.training.finetune import (assemble, batched, compile_metrics, labels_of, make_loss,
@@ -292,7 +309,12 @@ class _Local:
         prior = plugin.task.class_prior(y_train, len(bundle.class_names))
         self.parts = assemble(plugin, recipe, bundle, prior)
         model = self.parts.model
-        self.travel = travelling(model, federation["aggregation"])
+        self.travel = travelling(model, federation["aggregation"], federation["private"])
+        self.site = site
+        self.state = None
+        if federation["aggregation"] == "fedbn":  # the site's own batch norm, on the site's own disk
+            self.state = Path(federation["site_dir"]) / site.name / "batchnorm.weights.npz"
+            self.kept = batchnorm_indices(model)
         steps = max(1, math.ceil(self.n_train / recipe.batch_size))
         schedule = Recipe(**{**recipe.to_dict(), "epochs": federation["rounds"] * federation["local_epochs"]})
         self.trainer = ProximalModel(self.parts.dual, self.parts.backbone.name, recipe.regularizer, recipe.reg_weight,
@@ -319,6 +341,11 @@ class _Local:
         history = self.trainer.fit(self.train_ds, epochs=self.epoch + self.local_epochs, initial_epoch=self.epoch,
                                    verbose=0, shuffle=False)
         self.epoch += self.local_epochs
+        if self.state is not None:
+            from zoo.training.callbacks import write_npz
+
+            weights = self.parts.model.weights
+            write_npz(self.state, {f"w{i}": np.asarray(weights[i].numpy()) for i in self.kept})
         last = {k: float(v[-1]) for k, v in history.history.items()}
         return last
 
@@ -499,7 +526,7 @@ def federate(plugin, recipe: Recipe, federation: Federation, data: str | None = 
     lap("data")
     parts = assemble(plugin, recipe, coordinator, None)
     model = parts.model
-    travel = travelling(model, federation.aggregation)
+    travel = travelling(model, federation.aggregation, federation.dp_noise is not None)
     if not travel:
         raise ConfigError(f"strategy {recipe.strategy!r} with --aggregation {federation.aggregation} leaves no "
                           "weight to train; choose another strategy")
@@ -538,7 +565,7 @@ def federate(plugin, recipe: Recipe, federation: Federation, data: str | None = 
     rundir.write_json(run / rundir.RUN_FILE, meta)
     lap("build")
     try:
-        grid_log, result = _simulate(plugin, recipe, federation, model, travel, base)
+        grid_log, result = _simulate(plugin, recipe, federation, model, travel, base, run / "sites")
         final = dict(zip(travel, result.arrays.to_numpy_ndarrays()))
         set_indexed(model, final)
         _write_history(run, result, federation.rounds)
@@ -548,6 +575,9 @@ def federate(plugin, recipe: Recipe, federation: Federation, data: str | None = 
         rundir.write_json(run / rundir.RUN_FILE, meta)
         raise
     meta["federated"]["rounds_log"] = [grid_log[r] for r in sorted(grid_log) if r]
+    if federation.aggregation == "fedbn":
+        meta["federated"]["batchnorm"] = ("stays at each site (sites/NAME/batchnorm.weights.npz, on the site's disk); "
+                                          "model.keras carries the coordinator's starting batch norm")
     lap("train")
     return _finish(plugin, recipe, coordinator, parts, run, meta, f"{federation.rounds} federated rounds",
                    federation.rounds, None, timings, lap)
@@ -562,7 +592,7 @@ def _version(name: str) -> str | None:
         return None
 
 
-def _simulate(plugin, recipe, federation: Federation, model, travel, base):
+def _simulate(plugin, recipe, federation: Federation, model, travel, base, site_dir: Path):
     import os
 
     from flwr.app import ConfigRecord, Context
@@ -589,7 +619,8 @@ def _simulate(plugin, recipe, federation: Federation, model, travel, base):
 
     client = client_app(plugin.name, recipe.to_dict(), federation.sites,
                         {"aggregation": federation.aggregation, "rounds": federation.rounds,
-                         "local_epochs": federation.local_epochs}, federation.dp_noise is not None)
+                         "local_epochs": federation.local_epochs, "private": federation.dp_noise is not None,
+                         "site_dir": str(site_dir)}, federation.dp_noise is not None)
     cpus = max(1, (os.cpu_count() or 1) // min(len(federation.sites), os.cpu_count() or 1))
     logging.getLogger("flwr").setLevel(logging.WARNING)
     run_simulation(server, client, num_supernodes=len(federation.sites),
