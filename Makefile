@@ -4,8 +4,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.install-stamp
-# the core with its MLflow extra (the tracking tests read a local MLflow store back)
-DISTS := '.[mlflow,detection]' export $(wildcard plugins/*)
+# the core with its MLflow, detection and federated extras (the tests read an MLflow store back, score
+# COCO mAP, run Flower federations)
+DISTS := '.[mlflow,detection,federated]' export $(wildcard plugins/*)
 PYPROJECTS := pyproject.toml export/pyproject.toml $(wildcard plugins/*/pyproject.toml)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 

@@ -270,6 +270,30 @@ def threshold_line(meta: dict[str, Any]) -> str:
     return f"- Decision threshold: {meta['decision_threshold']:.4f} (chosen on validation by the plugin; `zoo predict` applies it)\n"
 
 
+def federated_section(meta: dict[str, Any]) -> str:
+    """The model card's account of a federated run: sites, rounds, what left each site, privacy."""
+    fed = meta.get("federated")
+    if not fed:
+        return ""
+    lines = ["## Federated training",
+             f"- {len(fed['sites'])} sites, {fed['rounds']} rounds of {fed['local_epochs']} local epoch(s), "
+             f"aggregation `{fed['aggregation']}`" + (f" (mu {fed['mu']})" if "mu" in fed else "") + f", {fed['engine']}",
+             "- Sites: " + ", ".join(f"`{s['name']}` ({s['data']}, {fed['samples_per_site'][s['name']]['train']} "
+                                     "training samples)" for s in fed["sites"]),
+             f"- What left a site: {fed['leaves_a_site']}; {fed['travelling']['parameters']:,} parameters "
+             f"({fed['travelling']['bytes']:,} bytes) per site per round",
+             "- The data-fitted preprocessing was fitted on the coordinator's held-out data and sent to the sites"]
+    dp = fed.get("differential_privacy")
+    if dp:
+        lines.append(f"- Differential privacy: {dp['kind']}, noise multiplier {dp['noise_multiplier']}, clipping "
+                     f"norm {dp['clipping_norm']}")
+    else:
+        lines.append("- Differential privacy: none (the updates themselves are not protected)")
+    if "batchnorm" in fed:
+        lines.append(f"- Batch norm: {fed['batchnorm']}")
+    return "\n".join(lines) + "\n\n"
+
+
 def write_model_card(run: Path, meta: dict[str, Any]) -> None:
     """`MODEL_CARD.md`: what was trained, on what, how, and how well."""
     recipe = meta["recipe"]
@@ -292,7 +316,7 @@ def write_model_card(run: Path, meta: dict[str, Any]) -> None:
 ## Plots
 {chr(10).join(f'![{p}](plots/{p})' for p in plots)}
 
-{plugin_section(meta)}## Intended use and limits
+{federated_section(meta)}{plugin_section(meta)}## Intended use and limits
 Fine-tuned with keras-zoo {meta['versions'].get('keras-zoo')}. Metrics above come from the held-out splits
 of the data named here; they say nothing about other populations, devices or sites. Check the
 exported artifact's verification report before deployment.
