@@ -299,14 +299,7 @@ def finetune(plugin_name, data, config, options, runs_dir, resume, track, **valu
     verbose = 1 if sys.stdout.isatty() else 2
     result = run_finetune(plugin, recipe, data=data, runs_dir=runs_dir, resume=resume, verbose=verbose,
                           record=None if resume else record)
-    click.echo(f"run: {result.path}")
-    click.echo(f"epochs: {result.epochs_run} ({result.stopped_by})")
-    click.echo("validation: " + _fmt(result.metrics))
-    if result.test_metrics:
-        click.echo("test: " + _fmt(result.test_metrics))
-    click.echo(f"report: {result.path / 'report.html'}")
-    for note in result.warnings:
-        click.echo(f"warning: {note}", err=True)
+    _echo_result(result, f"epochs: {result.epochs_run} ({result.stopped_by})")
     if track:
         run_id = tracking.log_finetune(result.path)
         click.echo(f"mlflow run: {run_id} ({tracking.tracking_uri()})")
@@ -453,12 +446,20 @@ def federate(plugin_name, sites, demo_sites, data, rounds, local_epochs, aggrega
     plugin = registry.get_plugin(plugin_name)
     recipe = plugin.resolve_recipe(config, overrides)
     result = run_federate(plugin, recipe, federation, data=data, runs_dir=runs_dir)
+    _echo_result(result, f"rounds: {rounds} x {local_epochs} local epoch(s), {len(federation.sites)} sites, "
+                         f"{aggregation}")
+
+
+def _echo_result(result, how: str) -> None:
+    """What `zoo finetune` and `zoo federate` print: the run, how it trained, its metrics, its report."""
     click.echo(f"run: {result.path}")
-    click.echo(f"rounds: {rounds} x {local_epochs} local epoch(s), {len(federation.sites)} sites, {aggregation}")
+    click.echo(how)
     click.echo("validation: " + _fmt(result.metrics))
     if result.test_metrics:
         click.echo("test: " + _fmt(result.test_metrics))
     click.echo(f"report: {result.path / 'report.html'}")
+    for note in result.warnings:
+        click.echo(f"warning: {note}", err=True)
 
 
 def _fmt(metrics: dict) -> str:

@@ -41,7 +41,6 @@ import io
 import logging
 import math
 import re
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -501,7 +500,8 @@ def federate(plugin, recipe: Recipe, federation: Federation, data: str | None = 
     """Run the federation in Flower's simulation engine; write and return a complete run (`RunResult`)."""
     import keras
 
-    from zoo.training.finetune import _finish, _now, assemble, labels_of, library_versions, limit, load_data
+    from zoo.training.finetune import (_finish, _now, assemble, labels_of, library_versions, limit, load_data,
+                                       stopwatch)
 
     federation.validate()
     require_flower()
@@ -510,14 +510,7 @@ def federate(plugin, recipe: Recipe, federation: Federation, data: str | None = 
                           "global model instead: use --aggregation fedprox (or --regularizer l2sp)")
     if recipe.distribute != "none":
         raise ConfigError("--distribute is for one machine's devices; a federation trains one process per site")
-    clock = [time.perf_counter()]
-    timings: dict[str, float] = {}
-
-    def lap(name):
-        now = time.perf_counter()
-        timings[name] = round(now - clock[0], 3)
-        clock[0] = now
-
+    timings, lap = stopwatch()
     keras.utils.set_random_seed(recipe.seed)
     coordinator = load_data(plugin, recipe, data)
     counts = check_sites(plugin, recipe, federation.sites, coordinator)

@@ -244,6 +244,21 @@ def library_versions() -> dict[str, str]:
 
 # --------------------------------------------------------------------------- the run
 
+def stopwatch():
+    """`(timings, lap)`: `lap(name)` records the seconds since the previous lap under `name`."""
+    import time
+
+    clock = [time.perf_counter()]
+    timings: dict[str, float] = {}
+
+    def lap(name):
+        now = time.perf_counter()
+        timings[name] = round(now - clock[0], 3)
+        clock[0] = now
+
+    return timings, lap
+
+
 def finetune(plugin, recipe: Recipe, data: str | None = None, runs_dir: str | Path = "runs",
              resume: str | Path | None = None, verbose: int | str = "auto", callbacks: list | None = None,
              record: dict | None = None) -> RunResult:
@@ -260,18 +275,9 @@ def finetune(plugin, recipe: Recipe, data: str | None = None, runs_dir: str | Pa
 
 
 def _finetune(plugin, recipe, data, runs_dir, resume, verbose, strategy, extra_callbacks, record) -> RunResult:
-    import time
-
     import keras
 
-    clock = [time.perf_counter()]
-    timings: dict[str, float] = {}
-
-    def lap(name):
-        now = time.perf_counter()
-        timings[name] = round(now - clock[0], 3)
-        clock[0] = now
-
+    timings, lap = stopwatch()
     keras.utils.set_random_seed(recipe.seed)
     if recipe.deterministic:
         import tensorflow as tf
