@@ -228,20 +228,26 @@ def _batchnorm_layers(model) -> list:
     return found
 
 
-def travelling(model, aggregation: str, private: bool = False) -> list[int]:
-    """Indices into `model.weights` of what a site sends: the trainable weights, and the moving statistics of
-    the batch norm that trains (FedBN: no batch norm at all; with differential privacy no statistics, which
-    noise would make negative)."""
+def travelling(model, aggregation: str, statistics_train: bool = False) -> list[int]:
+    """Indices into `model.weights` of what a site sends: the trainable weights, and, when batch norm updates its
+    statistics (`--batchnorm train`), the moving statistics of the batch norm that trains (FedBN: no batch norm
+    at all)."""
     trainable = {id(w) for w in model.trainable_weights}
     local: set[int] = set()
     statistics: set[int] = set()
     for layer in _batchnorm_layers(model):
         if aggregation == "fedbn":
             local.update(id(w) for w in layer.weights)
-        elif not private and any(id(w) in trainable for w in layer.weights):
+        elif statistics_train and any(id(w) in trainable for w in layer.weights):
             statistics.update(id(w) for w in layer.non_trainable_weights)
     return [i for i, w in enumerate(model.weights)
             if (id(w) in trainable or id(w) in statistics) and id(w) not in local]
+
+
+def moving_statistics(recipe: Recipe, private: bool) -> bool:
+    """Whether batch-norm statistics travel: only when they update, and never under differential privacy
+    (noise would make a variance negative)."""
+    return recipe.batchnorm == "train" and not private
 
 
 def batchnorm_indices(model) -> list[int]:
@@ -308,7 +314,7 @@ class _Local:
         prior = plugin.task.class_prior(y_train, len(bundle.class_names))
         self.parts = assemble(plugin, recipe, bundle, prior)
         model = self.parts.model
-        self.travel = travelling(model, federation["aggregation"], federation["private"])
+        self.travel = travelling(model, federation["aggregation"], moving_statistics(recipe, federation["private"]))
         self.site = site
         self.state = None
         if federation["aggregation"] == "fedbn":  # the site's own batch norm, on the site's own disk
@@ -519,7 +525,7 @@ def federate(plugin, recipe: Recipe, federation: Federation, data: str | None = 
     lap("data")
     parts = assemble(plugin, recipe, coordinator, None)
     model = parts.model
-    travel = travelling(model, federation.aggregation, federation.dp_noise is not None)
+    travel = travelling(model, federation.aggregation, moving_statistics(recipe, federation.dp_noise is not None))
     if not travel:
         raise ConfigError(f"strategy {recipe.strategy!r} with --aggregation {federation.aggregation} leaves no "
                           "weight to train; choose another strategy")
