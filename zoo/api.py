@@ -411,6 +411,10 @@ class DataAdapter:
     - `write_examples(folder, recipe, options) -> [path, ...]`: optional; writes a few
       raw input files as a user would pass them to `zoo predict` (`check_plugin` reads
       them back through `read_inputs` and predicts on them).
+    - `write_sites(folder, n, recipe, options) -> [source | (source, description), ...]`:
+      optional; writes `n` demo data sets that differ as real sites do (scanners, fraud
+      rates), one `load` source each, for `zoo federate --demo-sites N`. Without it the
+      sites are shards of the demo's training split.
     """
 
     #: contract 1 only: plugin option defaults. Contract 2 declares `Plugin.options`.
@@ -443,6 +447,7 @@ class DataAdapter:
         return {k: np.stack([r[k] for r in rows]) for k in rows[0]}
 
     write_examples: Callable[..., list[str]] | None = None
+    write_sites: Callable[..., list] | None = None
     list_inputs: Callable[..., list[str]] | None = None
 
 

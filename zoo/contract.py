@@ -18,6 +18,7 @@ from __future__ import annotations
 import inspect
 import logging
 import warnings
+from pathlib import Path
 from typing import Any, Callable
 
 from zoo.errors import DataError, PluginError
@@ -203,3 +204,17 @@ def write_examples(plugin, folder, recipe, options) -> list[str] | None:
     if writer is None:
         return None
     return [str(p) for p in writer(folder, recipe, options)]
+
+
+def write_sites(plugin, folder, n: int, recipe, options) -> list[tuple[str, str]]:
+    """`(source, description)` of the `n` demo sites the adapter writes into `folder` (`write_sites`)."""
+    written = list(plugin.data.write_sites(folder, n, recipe, options))
+    if len(written) != n:
+        raise PluginError(f"plugin {plugin.name!r}: DataAdapter.write_sites wrote {len(written)} sites, {n} were asked")
+    out = []
+    for item in written:
+        source, about = (item if isinstance(item, (tuple, list)) else (item, ""))
+        if not Path(source).exists():
+            raise PluginError(f"plugin {plugin.name!r}: DataAdapter.write_sites returned {source!r}, which does not exist")
+        out.append((str(source), str(about)))
+    return out

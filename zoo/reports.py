@@ -279,7 +279,8 @@ def federated_section(meta: dict[str, Any]) -> str:
              f"- {len(fed['sites'])} sites, {fed['rounds']} rounds of {fed['local_epochs']} local epoch(s), "
              f"aggregation `{fed['aggregation']}`" + (f" (mu {fed['mu']})" if "mu" in fed else "") + f", {fed['engine']}",
              "- Sites: " + ", ".join(f"`{s['name']}` ({s['data']}, {fed['samples_per_site'][s['name']]['train']} "
-                                     "training samples)" for s in fed["sites"]),
+                                     "training samples" + (f"; demo site: {s['demo']}" if s.get("demo") else "") + ")"
+                                     for s in fed["sites"]),
              f"- What left a site: {fed['leaves_a_site']}; {fed['travelling']['parameters']:,} parameters "
              f"({fed['travelling']['bytes']:,} bytes) per site per round",
              "- The data-fitted preprocessing was fitted on the coordinator's held-out data and sent to the sites"]

@@ -65,11 +65,15 @@ class Site:
     name: str
     data: str | None = None
     shard: tuple[int, int] | None = None  # (index, count): every count-th demo sample from index
+    description: str = ""  # what sets a demo site apart (its scanner, its fraud rate)
 
     def describe(self) -> dict:
         if self.shard is not None:
             return {"name": self.name, "data": f"demo shard {self.shard[0] + 1} of {self.shard[1]}"}
-        return {"name": self.name, "data": self.data}
+        out = {"name": self.name, "data": self.data}
+        if self.description:
+            out["demo"] = self.description
+        return out
 
 
 @dataclass
@@ -141,6 +145,36 @@ def parse_sites(pairs: tuple[str, ...] | list[str], demo_sites: int | None = Non
                               "(up to 64, starting with a letter or digit)")
         sites.append(Site(name, data=data))
     return sites
+
+
+def plugin_demo_sites(plugin, recipe: Recipe, sites: list[Site]) -> list[Site]:
+    """`--demo-sites N` on a plugin whose adapter writes its own sites (`DataAdapter.write_sites`): those sites,
+    written once into the cache (`$KERAS_ZOO_CACHE/federated-sites/`) and read back like any site's data.
+    Other sites, and plugins without the hook, stay as given (shards of the demo's training split)."""
+    if not sites or any(s.shard is None for s in sites) or getattr(plugin.data, "write_sites", None) is None:
+        return sites
+    import hashlib
+    import json
+
+    from zoo import contract
+    from zoo.data import cache_dir, write_once
+
+    options = plugin.options_for(recipe)
+    key = json.dumps({"plugin": plugin.name, "version": plugin.version, "sites": len(sites), "seed": recipe.seed,
+                      "options": {k: options[k] for k in sorted(options)}}, sort_keys=True, default=str)
+    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+    target = cache_dir("federated-sites") / f"{plugin.name}-{len(sites)}-{digest}"
+
+    def write(folder: Path) -> None:
+        written = contract.write_sites(plugin, folder, len(sites), recipe, options)
+        listed = [{"source": Path(source).resolve().relative_to(folder.resolve()).as_posix(), "description": about}
+                  for source, about in written]
+        (folder / "sites.json").write_text(json.dumps({"key": json.loads(key), "sites": listed}, indent=2) + "\n")
+
+    write_once(target, write, note=f"{plugin.name} demo sites")
+    listed = json.loads((target / "sites.json").read_text())["sites"]
+    return [Site(site.name, data=str(target / item["source"]), description=item["description"])
+            for site, item in zip(sites, listed)]
 
 
 def require_flower() -> None:
@@ -511,6 +545,7 @@ def federate(plugin, recipe: Recipe, federation: Federation, data: str | None = 
 
     federation.validate()
     require_flower()
+    federation.sites = plugin_demo_sites(plugin, recipe, federation.sites)
     if recipe.regularizer == "lwf":
         raise ConfigError("--regularizer lwf keeps a frozen teacher at each site; a federation anchors to the "
                           "global model instead: use --aggregation fedprox (or --regularizer l2sp)")

@@ -393,3 +393,14 @@ class MedicalCTData(DataAdapter):
         from zoo_medical_ct.demo import write_held_out
 
         return [str(path) for path in write_held_out(folder)]
+
+    def write_sites(self, folder, n, recipe, options) -> list[tuple[str, str]]:
+        """`n` hospitals for `zoo federate --demo-sites N`: cohorts of `demo_patients // n` patients each, of
+        patients in no other cohort, each from its own scanner (extra noise, HU shift, soft kernel).
+
+        Example: `plugin.data.write_sites("sites", 3, recipe, options)` -> `[("sites/site1/labels.csv", "..."), ...]`.
+        """
+        from zoo_medical_ct.demo import write_sites
+
+        opts = CTOptions.from_options(options)
+        return write_sites(folder, n, max(4, opts.demo_patients // n))

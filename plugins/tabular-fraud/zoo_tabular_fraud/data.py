@@ -101,6 +101,10 @@ def load_preprocessing(path: Path):
 
 # --------------------------------------------------------------------------- the adapter
 
+#: the fraud rates of the federated demo banks, in turn (bank 1, 2, 3, ...)
+SITE_FRAUD_RATES = (0.005, 0.015, 0.04)
+
+
 class TabularFraudData(DataAdapter):
     """CSV or Parquet transactions (or the generated demo) -> a `DataBundle`.
 
@@ -297,6 +301,30 @@ class TabularFraudData(DataAdapter):
         path.parent.mkdir(parents=True, exist_ok=True)
         csv.write_csv(table.take(chosen).drop_columns(["is_fraud"]), path)
         return [str(path)]
+
+    def write_sites(self, folder, n, recipe, options: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """`n` banks for `zoo federate --demo-sites N`: labelled CSVs of `demo_rows // n` transactions each,
+        from the demo's generator with each bank's own customers (seed) and fraud rate (`SITE_FRAUD_RATES`).
+
+        Example: `plugin.data.write_sites("banks", 3, recipe, options)` -> `[("banks/bank1.csv", "..."), ...]`.
+        """
+        from pyarrow import csv
+
+        from zoo_tabular_fraud.demo import generate
+
+        opts = FraudOptions.of(options)
+        rows = max(1000, opts.demo_rows // n)
+        out = []
+        for i in range(n):
+            rate = SITE_FRAUD_RATES[i % len(SITE_FRAUD_RATES)]
+            table = generate(rows, seed=opts.demo_seed + 100 + i, fraud_rate=rate)
+            path = Path(folder) / f"bank{i + 1}.csv"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            csv.write_csv(table, path)
+            frauds = int(np.asarray(table.column("is_fraud").to_numpy()).sum())
+            out.append((str(path), f"{rows} transactions, fraud rate {frauds / rows:.1%} ({frauds} frauds), "
+                                   f"customers of its own (seed {opts.demo_seed + 100 + i})"))
+        return out
 
 
 def row_sources(path, n_rows: int) -> list[str]:
