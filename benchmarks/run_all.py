@@ -21,7 +21,7 @@ from _common import machine
 
 HERE = Path(__file__).parent
 SCRIPTS = ["cli_startup", "finetune_overhead", "linear_probe_cache", "input_pipeline", "export", "fraud", "flops",
-           "predict_memory", "model_select", "int8", "qa", "detection"]
+           "predict_memory", "model_select", "int8", "qa", "detection", "federated"]
 
 
 def rows_of(result) -> list[dict]:
@@ -118,6 +118,20 @@ def results_from_page(page: Path) -> list[dict]:
     return list(by_script.values())
 
 
+def provenance(page: Path, facts: dict, args, started: float) -> str:
+    """The page's "Measured ..." paragraph with this partial run's date, machine and command added."""
+    previous = ""
+    if page.is_file():
+        previous = next((line for line in page.read_text().splitlines() if line.startswith("Measured ")), "")
+    command = "run_all.py " + ("--small " if args.small else "") + "--only " + " ".join(args.only)
+    added = (f"the {' and '.join(args.only)} rows {facts['date']} on {facts['cpu']} ({facts['cores']} cores), "
+             f"TensorFlow {facts.get('tensorflow')}, Keras {facts.get('keras')} "
+             f"(`{command}`, {(time.time() - started) / 60:.1f} min).")
+    if not previous:
+        return "Measured " + added
+    return previous.rstrip(".") + "; " + added
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--small", action="store_true")
@@ -160,13 +174,11 @@ def main() -> None:
     facts["total_seconds"] = round(sum(r.get("seconds", 0) for r in results), 1)
     facts["this_run_seconds"] = round(time.time() - started, 1)
     (HERE / "results.json").write_text(json.dumps({"machine": facts, "results": results}, indent=2, default=str))
-    kept = [r["script"] for r in results if r.get("from_page")]
-    lines = ["# Benchmark results", "",
-             f"Measured {facts['date']} on {facts['cpu']} ({facts['cores']} cores), TensorFlow "
-             f"{facts.get('tensorflow')}, Keras {facts.get('keras')}, Python {facts['python']}; "
-             f"the scripts took {facts['total_seconds'] / 60:.1f} min in all"
-             + (" (--small)." if args.small else ".")
-             + (f" The rows of {', '.join(kept)} are kept from the previous page (not rerun)." if kept else ""), "",
+    measured = provenance(HERE / "RESULTS.md", facts, args, started) if args.only else (
+        f"Measured {facts['date']} on {facts['cpu']} ({facts['cores']} cores), TensorFlow "
+        f"{facts.get('tensorflow')}, Keras {facts.get('keras')}, Python {facts['python']}; "
+        f"the scripts took {facts['total_seconds'] / 60:.1f} min in all" + (" (--small)." if args.small else "."))
+    lines = ["# Benchmark results", "", measured, "",
              "Each ratio is the median of side-by-side measurements in one process run (min-max, n pairs).", "",
              "| benchmark | compared | ratio | goal | verdict |", "| --- | --- | --- | --- | --- |"]
     for res in results:
