@@ -411,13 +411,13 @@ def pretrain(plugin_name, data, config, options, runs_dir, **values):
 
 
 @cli.command()
-@click.option("--plugin", "-p", "plugin_name", required=True, help="Plugin (domain) every site fine-tunes.")
+@click.option("--plugin", "-p", "plugin_name", help="Plugin (domain) every site fine-tunes.")
 @click.option("--site", "sites", multiple=True, metavar="NAME=DATA",
               help="A site and its own data source (repeatable, at least 2).")
 @click.option("--demo-sites", type=int, help="Instead of --site: the demo's training split in N sites.")
 @click.option("--data", "-d", help="The coordinator's held-out data: preprocessing is fitted on it, the final model "
                                    "evaluated on it (default: the plugin's demo data).")
-@click.option("--rounds", default=5, show_default=True, type=int, help="Federated rounds.")
+@click.option("--rounds", type=int, help="Federated rounds (default 5; with --resume: a new total).")
 @click.option("--local-epochs", default=1, show_default=True, type=int, help="Epochs each site trains per round.")
 @click.option("--aggregation", default="fedavg", show_default=True,
               type=click.Choice(["fedavg", "fedprox", "fedbn"]),
@@ -429,13 +429,34 @@ def pretrain(plugin_name, data, config, options, runs_dir, **values):
 @click.option("--config", "-c", "config", type=click.Path(), help="Recipe YAML; command-line options override it.")
 @click.option("--option", "-o", "options", multiple=True, help="Plugin option KEY=VALUE (repeatable).")
 @click.option("--runs-dir", default="runs", show_default=True, type=click.Path())
+@click.option("--resume", type=click.Path(), help="Continue an interrupted federation (its run folder) from its "
+                                                  "last aggregated round.")
 @recipe_options
 @needs_tensorflow
 def federate(plugin_name, sites, demo_sites, data, rounds, local_epochs, aggregation, mu, min_sites, dp_noise,
-             dp_clip, config, options, runs_dir, **values):
+             dp_clip, config, options, runs_dir, resume, **values):
     """Fine-tune across sites that keep their data (Flower simulation); write an ordinary run folder."""
     from zoo.training.federated import Federation, federate as run_federate, parse_sites, require_flower
 
+    if resume:
+        from zoo.training.federated import resume_federation
+
+        ctx = click.get_current_context()
+        given = [name for name in ctx.params if name not in ("resume", "rounds", "runs_dir") and
+                 ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE]
+        if given:
+            names = ", ".join("--" + ("site" if n == "sites" else "option" if n == "options" else
+                                      "plugin" if n == "plugin_name" else n.replace("_", "-")) for n in given)
+            raise ConfigError(f"--resume continues {resume} with its own sites, recipe and data; drop {names} (only "
+                              "--rounds may change, to train longer)")
+        require_flower()
+        result = resume_federation(resume, rounds=rounds, runs_dir=runs_dir)
+        _echo_result(result, f"resumed: {result.epochs_run} federated rounds in all")
+        return
+    if not plugin_name:
+        names = ", ".join(e.name for e in registry.list_plugins() if e.status == "ok") or "none"
+        raise ConfigError(f"--plugin is required; installed plugins: {names}")
+    rounds = 5 if rounds is None else rounds
     federation = Federation(parse_sites(sites, demo_sites), rounds=rounds, local_epochs=local_epochs,
                             aggregation=aggregation, mu=mu, min_sites=min_sites, dp_noise=dp_noise, dp_clip=dp_clip)
     federation.validate()

@@ -125,3 +125,121 @@ def test_a_site_without_a_class_or_without_data_is_named(toy_target, sites, tmp_
     assert out.returncode == 2, out.stderr
     assert "site 'gone'" in out.stderr and "missing.npz" in out.stderr
     assert not (tmp_path / "runs").exists()
+
+
+# --------------------------------------------------------------------------- faults: a site killed, a coordinator killed
+
+def _start(toy_target, sites, runs, *extra):
+    """`zoo federate` on sites a, b (and c, a third scanner) as a process of its own session."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(toy_target), os.environ.get("PYTHONPATH", "")]))
+    return subprocess.Popen([sys.executable, "-m", "zoo.cli", "federate", "--plugin", "toy",
+                             "--site", f"a={sites / 'a.npz'}", "--site", f"b={sites / 'b.npz'}",
+                             "--site", f"c={sites / 'c.npz'}", "--data", str(sites / "hold.npz"),
+                             "--runs-dir", str(runs), *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+
+
+def _processes(session: int | None = None, title: str = "") -> list[int]:
+    """Process ids whose command line starts with `title` (Ray names a worker after the task it runs), in `session`."""
+    import os
+    from pathlib import Path
+
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            if cmdline.startswith(title) and (session is None or os.getsid(int(entry.name)) == session):
+                found.append(int(entry.name))
+        except (OSError, ProcessLookupError):
+            continue
+    return found
+
+
+def _aggregated(runs) -> int:
+    for run in runs.glob("*/zoo.json"):
+        try:
+            return int(json.loads(run.read_text())["federated"].get("aggregated_rounds", 0))
+        except (ValueError, KeyError):
+            return 0
+    return 0
+
+
+def _wait(condition, proc, timeout=600):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        assert proc.poll() is None, proc.communicate()[1][-3000:]
+        time.sleep(0.05)
+    raise AssertionError("timed out")
+
+
+@pytest.fixture(scope="module")
+def third_site(sites):
+    x, y = make_arrays(120, 5)
+    np.savez(sites / "c.npz", x=(x * 1.2 - 20).clip(0, 255), y=y)
+    return sites
+
+
+def test_a_site_killed_mid_round_does_not_stop_the_federation(toy_target, third_site, tmp_path):
+    import os
+    import signal
+
+    runs = tmp_path / "runs"
+    proc = _start(toy_target, third_site, runs, "--rounds", "4", "--local-epochs", "4", "--min-sites", "2")
+    # once round 1 is aggregated: a site process in the middle of its work is killed outright
+    victims = _wait(lambda: _aggregated(runs) >= 1 and _processes(proc.pid, "ray::ClientAppActor.run"), proc)
+    os.kill(victims[0], signal.SIGKILL)
+    _, err = proc.communicate(timeout=900)
+    assert proc.returncode == 0, err[-3000:]
+    (run,) = runs.iterdir()
+    fed = json.loads((run / "zoo.json").read_text())["federated"]
+    assert [r["round"] for r in fed["rounds_log"]] == [1, 2, 3, 4] and fed["aggregated_rounds"] == 4
+    assert sorted(fed["rounds_log"][0]["train"]["sites"]) == ["a", "b", "c"]  # all three before the kill
+    hit = [r[part] for r in fed["rounds_log"] for part in ("train", "evaluate") if r[part]["failed"]]
+    assert hit, fed["rounds_log"]  # the kill cost a reply ...
+    # ... and each round it cost went on with the two sites that remained
+    assert all(entry["failed"] == 1 and len(entry["sites"]) == 2 for entry in hit), fed["rounds_log"]
+    # the killed site's process was started again and the site rejoined: the last round had all three
+    assert sorted(fed["rounds_log"][-1]["train"]["sites"]) == ["a", "b", "c"]
+
+
+def test_a_killed_federation_resumes_from_its_last_aggregated_round(toy_target, third_site, tmp_path):
+    import os
+    import signal
+
+    runs = tmp_path / "runs"
+    proc = _start(toy_target, third_site, runs, "--rounds", "3", "--local-epochs", "2", "--strategy", "full")
+    _wait(lambda: _aggregated(runs) >= 1, proc)
+    os.killpg(proc.pid, signal.SIGKILL)  # the coordinator and every site with it, as a machine going down
+    proc.wait()
+    for pid in _processes(proc.pid):
+        os.kill(pid, signal.SIGKILL)
+    (run,) = runs.iterdir()
+    meta = json.loads((run / "zoo.json").read_text())
+    done = meta["federated"]["aggregated_rounds"]
+    assert meta["status"] == "running" and 1 <= done <= 3 and (run / "checkpoints" / "federation.npz").is_file()
+    if done == 3:
+        pytest.skip("the federation finished before it was killed")
+    out = zoo("federate", "--resume", str(run), "--site", "x=y", path=toy_target)
+    assert out.returncode == 2 and "drop --site" in out.stderr
+    out = zoo("federate", "--resume", str(run), path=toy_target, timeout=900)
+    assert out.returncode == 0, out.stderr[-3000:]
+    meta = json.loads((run / "zoo.json").read_text())
+    fed = meta["federated"]
+    assert meta["status"] == "complete" and fed["aggregated_rounds"] == 3
+    assert fed["resumed"][0]["from_round"] == done
+    assert [r["round"] for r in fed["rounds_log"]] == [1, 2, 3]  # the rounds before the kill, then the rest
+    assert len((run / "history.csv").read_text().strip().splitlines()) == 1 + 3
+    assert meta["metrics"]["test"]["accuracy"] > 0.6
+    out = zoo("federate", "--resume", str(run), path=toy_target)
+    assert out.returncode == 2 and "finished all 3 rounds" in out.stderr

@@ -69,11 +69,18 @@ class Site:
 
     def describe(self) -> dict:
         if self.shard is not None:
-            return {"name": self.name, "data": f"demo shard {self.shard[0] + 1} of {self.shard[1]}"}
+            return {"name": self.name, "data": f"demo shard {self.shard[0] + 1} of {self.shard[1]}",
+                    "shard": list(self.shard)}
         out = {"name": self.name, "data": self.data}
         if self.description:
             out["demo"] = self.description
         return out
+
+    @classmethod
+    def from_json(cls, entry: dict) -> Site:
+        if entry.get("shard"):
+            return cls(entry["name"], shard=tuple(entry["shard"]))
+        return cls(entry["name"], data=entry["data"], description=entry.get("demo", ""))
 
 
 @dataclass
@@ -113,6 +120,14 @@ class Federation:
                               "(clipping norm)")
         if self.dp_noise is not None and (self.dp_noise < 0 or self.dp_clip <= 0):
             raise ConfigError(f"--dp-noise must be >= 0 and --dp-clip > 0, got {self.dp_noise} and {self.dp_clip}")
+
+    @classmethod
+    def from_json(cls, fed: dict) -> Federation:
+        """The federation a run's `zoo.json` recorded (what `--resume` continues)."""
+        dp = fed.get("differential_privacy") or {}
+        return cls([Site.from_json(s) for s in fed["sites"]], rounds=int(fed["rounds"]),
+                   local_epochs=int(fed["local_epochs"]), aggregation=fed["aggregation"], mu=float(fed.get("mu", 0.01)),
+                   min_sites=fed.get("min_sites"), dp_noise=dp.get("noise_multiplier"), dp_clip=dp.get("clipping_norm"))
 
     def to_json(self) -> dict:
         out = {"engine": "flower simulation", "aggregation": self.aggregation, "rounds": self.rounds,
@@ -354,6 +369,9 @@ class _Local:
         if federation["aggregation"] == "fedbn":  # the site's own batch norm, on the site's own disk
             self.state = Path(federation["site_dir"]) / site.name / "batchnorm.weights.npz"
             self.kept = batchnorm_indices(model)
+            if self.state.is_file():  # a site that restarted, or a resumed federation: its own batch norm again
+                with np.load(self.state) as saved:
+                    set_indexed(model, {i: saved[f"w{i}"] for i in self.kept})
         steps = max(1, math.ceil(self.n_train / recipe.batch_size))
         schedule = Recipe(**{**recipe.to_dict(), "epochs": federation["rounds"] * federation["local_epochs"]})
         self.trainer = ProximalModel(self.parts.dual, self.parts.backbone.name, recipe.regularizer, recipe.reg_weight,
@@ -364,7 +382,8 @@ class _Local:
         self.train_ds = batched(train, recipe, training=True, augment=bundle.augment, size=self.n_train)
         self.val_ds = batched(validation, recipe, training=False)
         self.local_epochs = federation["local_epochs"]
-        self.epoch = 0
+        self.epoch = federation.get("first_round", 0) * self.local_epochs  # a resumed federation's schedule goes on
+        self.trainer.optimizer.iterations.assign(self.epoch * steps)
         self.based = False
 
     def receive(self, arrays, config) -> None:
@@ -479,32 +498,84 @@ def client_app(plugin_name: str, recipe_dict: dict, sites: list[Site], federatio
 
 # --------------------------------------------------------------------------- the coordinator
 
-class _CountingGrid:
-    """Flower's `Grid`, counting the bytes of every array sent and received and who answered each round."""
+GATHER_SECONDS = 120  # how long the first round waits for every site to come online
 
-    def __init__(self, grid, sites: list[Site]):
+
+class _CountingGrid:
+    """Flower's `Grid`, counting the bytes of every array sent and received and who answered each round.
+
+    Rounds are numbered from `offset + 1` (a resumed federation goes on from its last aggregated round).
+    A training round that fewer than `minimum` sites answered stops the federation (`ZooError`).
+    """
+
+    def __init__(self, grid, sites: list[Site], offset: int = 0, minimum: int | None = None):
         self._grid = grid
         self._sites = sites
+        self.offset = offset
+        self.minimum = minimum or len(sites)
         self.rounds: dict[int, dict] = {}
+        self.metrics: dict[int, dict[str, list]] = {}  # round -> part -> [(num-examples, {metric: value})]
+        self._gathered = False
 
     def __getattr__(self, name):
         return getattr(self._grid, name)
+
+    def get_node_ids(self):
+        """The sites online; the first call waits (up to `GATHER_SECONDS`) until every site is.
+
+        Flower's strategies size a round's sample from this count before they wait for
+        `min_available_nodes`, so a site that comes online a moment late would be left out of round 1.
+        """
+        import time
+
+        nodes = list(self._grid.get_node_ids())
+        deadline = time.monotonic() + GATHER_SECONDS
+        while not self._gathered and len(nodes) < len(self._sites) and time.monotonic() < deadline:
+            time.sleep(0.2)
+            nodes = list(self._grid.get_node_ids())
+        self._gathered = True
+        return nodes
 
     def send_and_receive(self, messages, *, timeout=None):
         messages = list(messages)
         down = sum(_record_bytes(m.content) for m in messages)
         kind = messages[0].metadata.message_type if messages else ""
         replies = list(self._grid.send_and_receive(messages, timeout=timeout))
-        round_ = int(messages[0].content["config"].get("server-round", 0)) if messages else 0
+        round_ = int(messages[0].content["config"].get("server-round", 0)) + self.offset if messages else 0
         entry = self.rounds.setdefault(round_, {"round": round_})
-        answered = [self._sites[int(r.content["metrics"]["site"])].name for r in replies if not r.has_error()]
+        valid = [r for r in replies if not r.has_error()]
+        answered = [self._sites[int(r.content["metrics"]["site"])].name for r in valid]
         failed = [r.error.reason for r in replies if r.has_error()]
         part = "train" if kind == "train" else "evaluate"
         entry[part] = {"sites": answered, "failed": len(failed), "bytes_down": down,
-                       "bytes_up": sum(_record_bytes(r.content) for r in replies if not r.has_error())}
+                       "bytes_up": sum(_record_bytes(r.content) for r in valid)}
+        self.metrics.setdefault(round_, {})[part] = [
+            (float(r.content["metrics"]["num-examples"]),
+             {k: float(v) for k, v in r.content["metrics"].items() if k not in ("num-examples", "site")})
+            for r in valid]
         if failed:
             log.warning("round %d %s: %d site(s) failed: %s", round_, part, len(failed), "; ".join(failed))
+        if part == "train" and len(answered) < self.minimum:
+            last = f"round {round_ - 1}" if round_ > 1 else "none yet"
+            raise ZooError(f"round {round_}: {len(answered)} of {len(self._sites)} sites answered, fewer than "
+                           f"--min-sites {self.minimum} ({'; '.join(failed) or 'no reply'}); the last aggregated "
+                           f"round ({last}) is kept: bring the sites back and continue with zoo federate --resume RUN")
         return replies
+
+    def history(self) -> list[dict]:
+        """One row per round: the sites' metrics averaged by sample count (as Flower's strategies do)."""
+        rows = []
+        for round_ in sorted(self.metrics):
+            row: dict[str, Any] = {"epoch": round_ - 1}
+            for part in ("train", "evaluate"):
+                entries = self.metrics[round_].get(part) or []
+                for key in sorted({k for _, m in entries for k in m}):
+                    have = [(n, m[key]) for n, m in entries if key in m]
+                    weight = sum(n for n, _ in have)
+                    if weight:
+                        row[key] = sum(n * v for n, v in have) / weight
+            rows.append(row)
+        return rows
 
 
 def _record_bytes(content) -> int:
@@ -535,9 +606,16 @@ def _strategy(federation: Federation, n_sites: int):
     return strategy
 
 
+CHECKPOINT = "checkpoints/federation.npz"  # the last aggregated round: global weights and the rounds so far
+
+
 def federate(plugin, recipe: Recipe, federation: Federation, data: str | None = None,
-             runs_dir: str | Path = "runs"):
-    """Run the federation in Flower's simulation engine; write and return a complete run (`RunResult`)."""
+             runs_dir: str | Path = "runs", resume: str | Path | None = None):
+    """Run the federation in Flower's simulation engine; write and return a complete run (`RunResult`).
+
+    Each aggregated round is saved to `RUN/checkpoints/federation.npz`; `resume=RUN` continues an
+    interrupted federation from there (see `resume_federation`).
+    """
     import keras
 
     from zoo.training.finetune import (_finish, _now, assemble, labels_of, library_versions, limit, load_data,
@@ -545,7 +623,8 @@ def federate(plugin, recipe: Recipe, federation: Federation, data: str | None = 
 
     federation.validate()
     require_flower()
-    federation.sites = plugin_demo_sites(plugin, recipe, federation.sites)
+    if resume is None:
+        federation.sites = plugin_demo_sites(plugin, recipe, federation.sites)
     if recipe.regularizer == "lwf":
         raise ConfigError("--regularizer lwf keeps a frozen teacher at each site; a federation anchors to the "
                           "global model instead: use --aggregation fedprox (or --regularizer l2sp)")
@@ -566,55 +645,123 @@ def federate(plugin, recipe: Recipe, federation: Federation, data: str | None = 
                           "weight to train; choose another strategy")
     base = base_indices(model, coordinator.preprocessing)
     weights = model.weights
-    spec = plugin.backbone(recipe.backbone)
-    run = rundir.new_run_dir(runs_dir, plugin.name)
-    meta: dict[str, Any] = {
-        "status": "running",
-        "kind": "finetune",
-        "plugin": plugin.name,
-        "plugin_version": plugin.version,
-        "custom_objects_module": plugin.custom_objects_module,
-        "backbone": spec.name,
-        "weights": recipe.weights or spec.default_weights,
-        "data": None if data is None else str(data),
-        "task": plugin.task.to_json(),
-        "class_names": list(coordinator.class_names),
-        "input_signature": {k: v.to_json() for k, v in coordinator.input_signature.items()},
-        "recipe": recipe.to_dict(),
-        "strategy": parts.plan.describe(),
-        "precision": "float32",
-        "jit": False,
-        "data_metadata": coordinator.metadata,
-        "deployment": coordinator.deployment,
-        "samples": {"train": sum(c["train"] for c in counts.values()), "validation": int(len(y_val))},
-        "started": _now(),
-        "versions": {**library_versions(), "flwr": _version("flwr")},
-        "federated": {**federation.to_json(), "samples_per_site": counts,
-                      "travelling": {"weights": len(travel),
-                                     "parameters": int(sum(int(np.prod(weights[i].shape)) for i in travel)),
-                                     "bytes": int(sum(weights[i].numpy().nbytes for i in travel))},
-                      "leaves_a_site": "trained weights (and each site's sample count, the aggregation weight); "
-                                       "no inputs, labels or predictions"},
-    }
+    if resume is not None:
+        run = Path(resume)
+        meta = rundir.read_run(run, require_complete=False)
+        done, state = read_checkpoint(run, travel)
+        set_indexed(model, state["arrays"])
+        meta.update(status="running", recipe=recipe.to_dict())
+        meta.pop("error", None)
+        meta["federated"].update(federation.to_json())
+        meta["federated"].setdefault("resumed", []).append({"from_round": done, "at": _now()})
+    else:
+        done, state = 0, {"rounds_log": [], "history": []}
+        spec = plugin.backbone(recipe.backbone)
+        run = rundir.new_run_dir(runs_dir, plugin.name)
+        meta = {
+            "status": "running",
+            "kind": "finetune",
+            "plugin": plugin.name,
+            "plugin_version": plugin.version,
+            "custom_objects_module": plugin.custom_objects_module,
+            "backbone": spec.name,
+            "weights": recipe.weights or spec.default_weights,
+            "data": None if data is None else str(data),
+            "task": plugin.task.to_json(),
+            "class_names": list(coordinator.class_names),
+            "input_signature": {k: v.to_json() for k, v in coordinator.input_signature.items()},
+            "recipe": recipe.to_dict(),
+            "strategy": parts.plan.describe(),
+            "precision": "float32",
+            "jit": False,
+            "data_metadata": coordinator.metadata,
+            "deployment": coordinator.deployment,
+            "samples": {"train": sum(c["train"] for c in counts.values()), "validation": int(len(y_val))},
+            "started": _now(),
+            "versions": {**library_versions(), "flwr": _version("flwr")},
+            "federated": {**federation.to_json(), "samples_per_site": counts,
+                          "travelling": {"weights": len(travel),
+                                         "parameters": int(sum(int(np.prod(weights[i].shape)) for i in travel)),
+                                         "bytes": int(sum(weights[i].numpy().nbytes for i in travel))},
+                          "leaves_a_site": "trained weights (and each site's sample count, the aggregation weight); "
+                                           "no inputs, labels or predictions"},
+        }
     rundir.write_json(run / rundir.RUN_FILE, meta)
     lap("build")
     try:
-        grid_log, result = _simulate(plugin, recipe, federation, model, travel, base, run / "sites")
-        final = dict(zip(travel, result.arrays.to_numpy_ndarrays()))
-        set_indexed(model, final)
-        _write_history(run, result, federation.rounds)
+        if done < federation.rounds:
+            grid = _simulate(plugin, recipe, federation, model, travel, base, run, done, state)
+            state = {"rounds_log": state["rounds_log"] + [grid.rounds[r] for r in sorted(grid.rounds) if r],
+                     "history": state["history"] + grid.history()}
+        _write_history(run, state["history"])
     except BaseException as exc:
+        meta = rundir.read_run(run, require_complete=False)  # with the rounds the checkpoint saved
         meta["status"] = "failed"
         meta["error"] = f"{type(exc).__name__}: {exc}"
         rundir.write_json(run / rundir.RUN_FILE, meta)
         raise
-    meta["federated"]["rounds_log"] = [grid_log[r] for r in sorted(grid_log) if r]
+    meta["federated"].update(rounds_log=state["rounds_log"], aggregated_rounds=federation.rounds)
     if federation.aggregation == "fedbn":
         meta["federated"]["batchnorm"] = ("stays at each site (sites/NAME/batchnorm.weights.npz, on the site's disk); "
                                           "model.keras carries the coordinator's starting batch norm")
     lap("train")
     return _finish(plugin, recipe, coordinator, parts, run, meta, f"{federation.rounds} federated rounds",
                    federation.rounds, None, timings, lap)
+
+
+def write_checkpoint(run: Path, round_: int, travel: list[int], arrays: list[np.ndarray], state: dict) -> None:
+    """The global model after `round_` and the rounds so far, as one file replaced atomically; the run's
+    `zoo.json` records the round too (`federated.aggregated_rounds`)."""
+    import json
+
+    from zoo.training.callbacks import write_npz
+
+    payload = {f"w{i}": np.asarray(a) for i, a in zip(travel, arrays)}
+    payload["state"] = np.frombuffer(json.dumps({"round": round_, **state}).encode(), dtype=np.uint8)
+    write_npz(run / CHECKPOINT, payload)
+    meta = rundir.read_run(run, require_complete=False)
+    meta["federated"]["aggregated_rounds"] = round_
+    meta["federated"]["rounds_log"] = state["rounds_log"]
+    rundir.write_json(run / rundir.RUN_FILE, meta)
+
+
+def read_checkpoint(run: Path, travel: list[int]) -> tuple[int, dict]:
+    """`(round, {"arrays": {index: array}, "rounds_log": [...], "history": [...]})` of a run's last aggregated round."""
+    import json
+
+    path = run / CHECKPOINT
+    if not path.is_file():
+        raise ConfigError(f"{run} has no aggregated round to resume from ({CHECKPOINT} is missing); start the "
+                          "federation again")
+    with np.load(path) as saved:
+        state = json.loads(bytes(saved["state"]).decode())
+        missing = [i for i in travel if f"w{i}" not in saved]
+        if missing:
+            raise ConfigError(f"{path} does not hold the weights this federation trains; start it again")
+        state["arrays"] = {i: saved[f"w{i}"] for i in travel}
+    return int(state.pop("round")), state
+
+
+def resume_federation(run: str | Path, rounds: int | None = None, runs_dir: str | Path = "runs"):
+    """Continue an interrupted `zoo federate` run from its last aggregated round (`rounds`: a new total)."""
+    from zoo import registry
+
+    run = Path(run)
+    meta = rundir.read_run(run, require_complete=False)
+    fed = meta.get("federated")
+    if not fed:
+        raise ConfigError(f"{run} is not a federated run; continue it with zoo finetune --resume")
+    federation = Federation.from_json(fed)
+    if rounds is not None:
+        federation.rounds = rounds
+    done = int(fed.get("aggregated_rounds", 0))
+    if meta.get("status") == "complete" and federation.rounds <= done:
+        raise ConfigError(f"{run} finished all {done} rounds; give --rounds above {done} to train longer")
+    if federation.rounds < done:
+        raise ConfigError(f"--rounds {federation.rounds} is below the {done} rounds {run} has already aggregated")
+    plugin = registry.get_plugin(meta["plugin"])
+    recipe = plugin.resolve_recipe(base=meta["recipe"])
+    return federate(plugin, recipe, federation, data=meta.get("data"), runs_dir=runs_dir, resume=run)
 
 
 def _version(name: str) -> str | None:
@@ -626,7 +773,8 @@ def _version(name: str) -> str | None:
         return None
 
 
-def _simulate(plugin, recipe, federation: Federation, model, travel, base, site_dir: Path):
+def _simulate(plugin, recipe, federation: Federation, model, travel, base, run: Path, done: int, state: dict):
+    """Rounds `done + 1 .. federation.rounds` in Flower's simulation engine; the counting grid (its rounds)."""
     import os
 
     from flwr.app import ConfigRecord, Context
@@ -640,25 +788,35 @@ def _simulate(plugin, recipe, federation: Federation, model, travel, base, site_
     out: dict[str, Any] = {}
     server = ServerApp()
 
+    def aggregated(server_round: int, arrays) -> None:  # Flower calls it after each round (and before the first)
+        if server_round:
+            grid = out["grid"]
+            so_far = {"rounds_log": state["rounds_log"] + [grid.rounds[r] for r in sorted(grid.rounds) if r],
+                      "history": state["history"] + grid.history()}
+            write_checkpoint(run, done + server_round, travel, arrays.to_numpy_ndarrays(), so_far)
+        return None
+
     @server.main()
     def main(grid: Grid, context: Context):
-        counting = _CountingGrid(grid, federation.sites)
+        counting = _CountingGrid(grid, federation.sites, offset=done, minimum=federation.min_sites)
         out["grid"] = counting
         try:
-            out["result"] = strategy.start(grid=counting, initial_arrays=initial, num_rounds=federation.rounds,
-                                           timeout=federation.timeout_s, train_config=config,
-                                           evaluate_config=ConfigRecord(dict(config)))
+            out["result"] = strategy.start(grid=counting, initial_arrays=initial,
+                                           num_rounds=federation.rounds - done, timeout=federation.timeout_s,
+                                           train_config=config, evaluate_config=ConfigRecord(dict(config)),
+                                           evaluate_fn=aggregated)
         except BaseException as exc:  # noqa: BLE001 - reported after the engine shut down
             out["error"] = exc
 
     client = client_app(plugin.name, recipe.to_dict(), federation.sites,
                         {"aggregation": federation.aggregation, "rounds": federation.rounds,
                          "local_epochs": federation.local_epochs, "private": federation.dp_noise is not None,
-                         "site_dir": str(site_dir)}, federation.dp_noise is not None)
+                         "site_dir": str(run / "sites"), "first_round": done}, federation.dp_noise is not None)
     cpus = max(1, (os.cpu_count() or 1) // min(len(federation.sites), os.cpu_count() or 1))
     logging.getLogger("flwr").setLevel(logging.WARNING)
+    # max_restarts: a site process that dies (killed, out of memory) is started again and rejoins the next round
     run_simulation(server, client, num_supernodes=len(federation.sites),
-                   backend_config={"client_resources": {"num_cpus": cpus, "num_gpus": 0.0},
+                   backend_config={"client_resources": {"num_cpus": cpus, "num_gpus": 0.0, "max_restarts": 3},
                                    "init_args": {"logging_level": "ERROR", "log_to_driver": False}})
     if "error" in out:
         raise out["error"]
@@ -667,20 +825,13 @@ def _simulate(plugin, recipe, federation: Federation, model, travel, base, site_
         rounds = out["grid"].rounds if "grid" in out else {}
         raise ZooError(f"the federation produced no model (no site answered a training round; rounds: {rounds}); "
                        "rerun with -v to see the sites' errors")
-    return out["grid"].rounds, result
+    set_indexed(model, dict(zip(travel, result.arrays.to_numpy_ndarrays())))
+    return out["grid"]
 
 
-def _write_history(run: Path, result, rounds: int) -> None:
+def _write_history(run: Path, rows: list[dict]) -> None:
     import csv
 
-    rows = []
-    for r in range(1, rounds + 1):
-        row: dict[str, Any] = {"epoch": r - 1}
-        for source in (result.train_metrics_clientapp.get(r), result.evaluate_metrics_clientapp.get(r)):
-            for key, value in dict(source or {}).items():
-                if key not in ("num-examples", "site"):
-                    row[key] = float(value)
-        rows.append(row)
     keys = sorted({k for row in rows for k in row if k != "epoch"})
     tmp = run / ".history.csv.partial"
     with open(tmp, "w", newline="") as fh:
