@@ -499,6 +499,7 @@ def client_app(plugin_name: str, recipe_dict: dict, sites: list[Site], federatio
 # --------------------------------------------------------------------------- the coordinator
 
 GATHER_SECONDS = 120  # how long the first round waits for every site to come online
+RETRY_PAUSES = (2.0, 5.0, 10.0)  # pauses before a site whose process went away is asked again, within the round
 
 
 class _CountingGrid:
@@ -516,6 +517,11 @@ class _CountingGrid:
         self.rounds: dict[int, dict] = {}
         self.metrics: dict[int, dict[str, list]] = {}  # round -> part -> [(num-examples, {metric: value})]
         self._gathered = False
+        self._nodes: dict[int, int] = {}  # Flower node id -> site index, learned from the sites' replies
+
+    def _site_of(self, node_id) -> str:
+        site = self._nodes.get(int(node_id)) if node_id is not None else None
+        return self._sites[site].name if site is not None else f"node {node_id}"
 
     def __getattr__(self, name):
         return getattr(self._grid, name)
@@ -537,28 +543,60 @@ class _CountingGrid:
         return nodes
 
     def send_and_receive(self, messages, *, timeout=None):
+        import time
+
+        from flwr.app import Message
+        from flwr.common.constant import ErrorCode
+
+        own_code = (ErrorCode.LOAD_CLIENT_APP_EXCEPTION, ErrorCode.CLIENT_APP_RAISED_EXCEPTION)
         messages = list(messages)
+        if not messages:
+            return []
         down = sum(_record_bytes(m.content) for m in messages)
-        kind = messages[0].metadata.message_type if messages else ""
+        kind = messages[0].metadata.message_type
+        round_ = int(messages[0].content["config"].get("server-round", 0)) + self.offset
         replies = list(self._grid.send_and_receive(messages, timeout=timeout))
-        round_ = int(messages[0].content["config"].get("server-round", 0)) + self.offset if messages else 0
-        entry = self.rounds.setdefault(round_, {"round": round_})
+        sent = {m.metadata.message_id: m.metadata.dst_node_id for m in messages}
+        retried: list[str] = []
+        for pause in RETRY_PAUSES:
+            # a site whose process went away (killed, out of memory, restarting) is asked again this round;
+            # an exception raised by the site's own code would only repeat, so that site is not
+            lost = [r for r in replies if r.has_error() and r.error.code not in own_code]
+            if not lost:
+                break
+            again = [m for m in messages if m.metadata.message_id in {r.metadata.reply_to_message_id for r in lost}]
+            names = [self._site_of(m.metadata.dst_node_id) for m in again]
+            retried += names
+            log.warning("round %d %s: %s lost its process; asked again in %.0f s", round_, kind, ", ".join(names), pause)
+            time.sleep(pause)
+            messages = [Message(content=m.content, dst_node_id=m.metadata.dst_node_id,
+                                message_type=m.metadata.message_type, group_id=m.metadata.group_id) for m in again]
+            down += sum(_record_bytes(m.content) for m in messages)
+            answers = list(self._grid.send_and_receive(messages, timeout=timeout))
+            sent.update({m.metadata.message_id: m.metadata.dst_node_id for m in messages})
+            replies = [r for r in replies if not any(r is x for x in lost)] + answers
         valid = [r for r in replies if not r.has_error()]
+        for r in valid:
+            self._nodes[r.metadata.src_node_id] = int(r.content["metrics"]["site"])
+        entry = self.rounds.setdefault(round_, {"round": round_})
         answered = [self._sites[int(r.content["metrics"]["site"])].name for r in valid]
-        failed = [r.error.reason for r in replies if r.has_error()]
+        errors = [r for r in replies if r.has_error()]
+        failed = [r.error.reason for r in errors]
+        failed_sites = [self._site_of(sent.get(r.metadata.reply_to_message_id, r.metadata.src_node_id)) for r in errors]
         part = "train" if kind == "train" else "evaluate"
-        entry[part] = {"sites": answered, "failed": len(failed), "bytes_down": down,
-                       "bytes_up": sum(_record_bytes(r.content) for r in valid)}
+        entry[part] = {"sites": answered, "failed": len(failed), "failed_sites": failed_sites, "retried": retried,
+                       "bytes_down": down, "bytes_up": sum(_record_bytes(r.content) for r in valid)}
         self.metrics.setdefault(round_, {})[part] = [
             (float(r.content["metrics"]["num-examples"]),
              {k: float(v) for k, v in r.content["metrics"].items() if k not in ("num-examples", "site")})
             for r in valid]
         if failed:
-            log.warning("round %d %s: %d site(s) failed: %s", round_, part, len(failed), "; ".join(failed))
+            log.warning("round %d %s: %s failed: %s", round_, part, ", ".join(failed_sites), "; ".join(failed))
         if part == "train" and len(answered) < self.minimum:
             last = f"round {round_ - 1}" if round_ > 1 else "none yet"
+            why = "; ".join(f"{name}: {reason}" for name, reason in zip(failed_sites, failed)) or "no reply"
             raise ZooError(f"round {round_}: {len(answered)} of {len(self._sites)} sites answered, fewer than "
-                           f"--min-sites {self.minimum} ({'; '.join(failed) or 'no reply'}); the last aggregated "
+                           f"--min-sites {self.minimum} ({why}); the last aggregated "
                            f"round ({last}) is kept: bring the sites back and continue with zoo federate --resume RUN")
         return replies
 
