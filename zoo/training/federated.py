@@ -555,6 +555,7 @@ class _CountingGrid:
         down = sum(_record_bytes(m.content) for m in messages)
         kind = messages[0].metadata.message_type
         round_ = int(messages[0].content["config"].get("server-round", 0)) + self.offset
+        deadline = None if timeout is None else time.monotonic() + timeout  # the round's time, retries included
         replies = list(self._grid.send_and_receive(messages, timeout=timeout))
         sent = {m.metadata.message_id: m.metadata.dst_node_id for m in messages}
         retried: list[str] = []
@@ -562,9 +563,10 @@ class _CountingGrid:
             # a site whose process went away (killed, out of memory, restarting) is asked again this round;
             # an exception raised by the site's own code would only repeat, so that site is not
             lost = [r for r in replies if r.has_error() and r.error.code not in own_code]
-            if not lost:
+            if not lost or (deadline is not None and time.monotonic() + pause >= deadline):
                 break
-            again = [m for m in messages if m.metadata.message_id in {r.metadata.reply_to_message_id for r in lost}]
+            lost_ids = {r.metadata.reply_to_message_id for r in lost}
+            again = [m for m in messages if m.metadata.message_id in lost_ids]
             names = [self._site_of(m.metadata.dst_node_id) for m in again]
             retried += names
             log.warning("round %d %s: %s lost its process; asked again in %.0f s", round_, kind, ", ".join(names), pause)
@@ -572,9 +574,10 @@ class _CountingGrid:
             messages = [Message(content=m.content, dst_node_id=m.metadata.dst_node_id,
                                 message_type=m.metadata.message_type, group_id=m.metadata.group_id) for m in again]
             down += sum(_record_bytes(m.content) for m in messages)
-            answers = list(self._grid.send_and_receive(messages, timeout=timeout))
+            left = None if deadline is None else deadline - time.monotonic()
+            answers = list(self._grid.send_and_receive(messages, timeout=left))
             sent.update({m.metadata.message_id: m.metadata.dst_node_id for m in messages})
-            replies = [r for r in replies if not any(r is x for x in lost)] + answers
+            replies = [r for r in replies if r.metadata.reply_to_message_id not in lost_ids] + answers
         valid = [r for r in replies if not r.has_error()]
         for r in valid:
             self._nodes[r.metadata.src_node_id] = int(r.content["metrics"]["site"])
