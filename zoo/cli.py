@@ -413,7 +413,7 @@ def pretrain(plugin_name, data, config, options, runs_dir, **values):
 @cli.command()
 @click.option("--plugin", "-p", "plugin_name", help="Plugin (domain) every site fine-tunes.")
 @click.option("--site", "sites", multiple=True, metavar="NAME=DATA",
-              help="A site and its own data source (repeatable, at least 2).")
+              help="A site and its own data source (repeatable, at least 2); with --coordinator, NAME alone.")
 @click.option("--demo-sites", type=int, help="Instead of --site: the demo's training split in N sites.")
 @click.option("--data", "-d", help="The coordinator's held-out data: preprocessing is fitted on it, the final model "
                                    "evaluated on it (default: the plugin's demo data).")
@@ -431,11 +431,20 @@ def pretrain(plugin_name, data, config, options, runs_dir, **values):
 @click.option("--runs-dir", default="runs", show_default=True, type=click.Path())
 @click.option("--resume", type=click.Path(), help="Continue an interrupted federation (its run folder) from its "
                                                   "last aggregated round.")
+@click.option("--coordinator", metavar="HOST:PORT", help="Run on Flower's deployment engine: listen here for the "
+                                                         "sites (each runs zoo site --coordinator HOST:PORT).")
+@click.option("--tls-cert", type=click.Path(), help="--coordinator: the coordinator's TLS certificate (PEM).")
+@click.option("--tls-key", type=click.Path(), help="--coordinator: its private key (PEM).")
+@click.option("--tls-ca", type=click.Path(), help="--coordinator: the certificate authority that signed it (PEM).")
+@click.option("--insecure", is_flag=True, help="--coordinator without TLS (a trusted network, one machine).")
+@click.option("--wait", "wait_s", default=300.0, show_default=True, type=float,
+              help="--coordinator: seconds to wait for every site to join.")
 @recipe_options
 @needs_tensorflow
 def federate(plugin_name, sites, demo_sites, data, rounds, local_epochs, aggregation, mu, min_sites, dp_noise,
-             dp_clip, config, options, runs_dir, resume, **values):
-    """Fine-tune across sites that keep their data (Flower simulation); write an ordinary run folder."""
+             dp_clip, config, options, runs_dir, resume, coordinator, tls_cert, tls_key, tls_ca, insecure, wait_s, **values):
+    """Fine-tune across sites that keep their data (Flower simulation, or its deployment engine with
+    --coordinator); write an ordinary run folder."""
     from zoo.training.federated import Federation, federate as run_federate, parse_sites, require_flower
 
     if resume:
@@ -457,10 +466,19 @@ def federate(plugin_name, sites, demo_sites, data, rounds, local_epochs, aggrega
         names = ", ".join(e.name for e in registry.list_plugins() if e.status == "ok") or "none"
         raise ConfigError(f"--plugin is required; installed plugins: {names}")
     rounds = 5 if rounds is None else rounds
-    federation = Federation(parse_sites(sites, demo_sites), rounds=rounds, local_epochs=local_epochs,
-                            aggregation=aggregation, mu=mu, min_sites=min_sites, dp_noise=dp_noise, dp_clip=dp_clip)
+    link = None
+    if coordinator:
+        from zoo.training.flower_deploy import Coordinator
+
+        link = Coordinator(coordinator, tls_cert, tls_key, tls_ca, insecure, wait_s)
+        link.validate()
+    elif tls_cert or tls_key or tls_ca or insecure:
+        raise ConfigError("--tls-cert, --tls-key, --tls-ca and --insecure go with --coordinator HOST:PORT")
+    federation = Federation(parse_sites(sites, demo_sites, deployed=link is not None), rounds=rounds,
+                            local_epochs=local_epochs, aggregation=aggregation, mu=mu, min_sites=min_sites,
+                            dp_noise=dp_noise, dp_clip=dp_clip, coordinator=link)
     federation.validate()
-    require_flower()
+    require_flower(simulation=link is None)
     overrides = {k: v for k, v in values.items() if v is not None}
     if options:
         overrides["options"] = _parse_options(options)
@@ -469,6 +487,28 @@ def federate(plugin_name, sites, demo_sites, data, rounds, local_epochs, aggrega
     result = run_federate(plugin, recipe, federation, data=data, runs_dir=runs_dir)
     _echo_result(result, f"rounds: {rounds} x {local_epochs} local epoch(s), {len(federation.sites)} sites, "
                          f"{aggregation}")
+
+
+@cli.command()
+@click.option("--coordinator", required=True, metavar="HOST:PORT", help="Where zoo federate --coordinator listens.")
+@click.option("--name", required=True, help="This site's name, as the coordinator lists it (--site NAME).")
+@click.option("--data", "-d", required=True, help="This site's own data; it never leaves this machine.")
+@click.option("--tls-ca", type=click.Path(), help="The certificate authority that signed the coordinator's "
+                                                 "certificate (PEM).")
+@click.option("--insecure", is_flag=True, help="Without TLS (a trusted network, one machine).")
+@click.option("--work-dir", type=click.Path(), help="This site's own state (FedBN statistics, Flower's log); "
+                                                   "default ./zoo-site-NAME.")
+@click.option("--wait", "wait_s", default=60.0, show_default=True, type=float,
+              help="Seconds to wait for the coordinator to answer.")
+def site(coordinator, name, data, tls_ca, insecure, work_dir, wait_s):
+    """Join a federation as one site (Flower's SuperNode); train there on this machine's data until stopped."""
+    from zoo.training.federated import require_flower
+    from zoo.training.flower_deploy import run_site
+
+    require_flower(simulation=False)
+    code = run_site(coordinator, name, data, tls_ca=tls_ca, insecure=insecure, work_dir=work_dir, wait_s=wait_s,
+                    echo=click.echo)
+    sys.exit(code)
 
 
 def _echo_result(result, how: str) -> None:

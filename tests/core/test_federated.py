@@ -39,8 +39,8 @@ def federate(toy_target, sites, runs, *extra):
 
 
 def test_fedavg_run_is_an_ordinary_run_that_exports(toy_target, sites, tmp_path):
-    run, meta = federate(toy_target, sites, tmp_path / "runs", "--rounds", "3", "--strategy", "full",
-                         "--batchnorm", "train")
+    run, meta = federate(toy_target, sites, tmp_path / "runs", "--rounds", "3", "--local-epochs", "3",
+                         "--strategy", "full", "--batchnorm", "train")
     fed = meta["federated"]
     assert meta["status"] == "complete" and fed["aggregation"] == "fedavg" and fed["rounds"] == 3
     assert [s["name"] for s in fed["sites"]] == ["a", "b"]

@@ -71,6 +71,8 @@ class Site:
         if self.shard is not None:
             return {"name": self.name, "data": f"demo shard {self.shard[0] + 1} of {self.shard[1]}",
                     "shard": list(self.shard)}
+        if self.data is None:  # a deployed site: its data stays on its machine, named there (zoo site --data)
+            return {"name": self.name, "data": None}
         out = {"name": self.name, "data": self.data}
         if self.description:
             out["demo"] = self.description
@@ -80,7 +82,7 @@ class Site:
     def from_json(cls, entry: dict) -> Site:
         if entry.get("shard"):
             return cls(entry["name"], shard=tuple(entry["shard"]))
-        return cls(entry["name"], data=entry["data"], description=entry.get("demo", ""))
+        return cls(entry["name"], data=entry.get("data"), description=entry.get("demo", ""))
 
 
 @dataclass
@@ -97,6 +99,7 @@ class Federation:
     dp_clip: float | None = None
     timeout_s: float = 3600.0
     extra: dict = field(default_factory=dict)
+    coordinator: Any = None  # a `flower_deploy.Coordinator`: Flower's deployment engine instead of its simulation
 
     def validate(self) -> None:
         if len(self.sites) < 2:
@@ -125,14 +128,23 @@ class Federation:
     def from_json(cls, fed: dict) -> Federation:
         """The federation a run's `zoo.json` recorded (what `--resume` continues)."""
         dp = fed.get("differential_privacy") or {}
+        coordinator = None
+        if fed.get("coordinator"):
+            from zoo.training.flower_deploy import Coordinator
+
+            coordinator = Coordinator.from_json(fed["coordinator"])
         return cls([Site.from_json(s) for s in fed["sites"]], rounds=int(fed["rounds"]),
                    local_epochs=int(fed["local_epochs"]), aggregation=fed["aggregation"], mu=float(fed.get("mu", 0.01)),
-                   min_sites=fed.get("min_sites"), dp_noise=dp.get("noise_multiplier"), dp_clip=dp.get("clipping_norm"))
+                   min_sites=fed.get("min_sites"), dp_noise=dp.get("noise_multiplier"), dp_clip=dp.get("clipping_norm"),
+                   coordinator=coordinator)
 
     def to_json(self) -> dict:
-        out = {"engine": "flower simulation", "aggregation": self.aggregation, "rounds": self.rounds,
+        engine = "flower simulation" if self.coordinator is None else "flower deployment"
+        out = {"engine": engine, "aggregation": self.aggregation, "rounds": self.rounds,
                "local_epochs": self.local_epochs, "min_sites": self.min_sites or len(self.sites),
                "sites": [s.describe() for s in self.sites]}
+        if self.coordinator is not None:
+            out["coordinator"] = self.coordinator.to_json()
         if self.aggregation == "fedprox":
             out["mu"] = self.mu
         if self.dp_noise is not None:
@@ -141,10 +153,27 @@ class Federation:
         return out
 
 
-def parse_sites(pairs: tuple[str, ...] | list[str], demo_sites: int | None = None) -> list[Site]:
-    """`("a=data/a", "b=data/b")` -> sites; `demo_sites=N`: the demo's training split in N shards."""
+def parse_sites(pairs: tuple[str, ...] | list[str], demo_sites: int | None = None,
+                deployed: bool = False) -> list[Site]:
+    """`("a=data/a", "b=data/b")` -> sites; `demo_sites=N`: the demo's training split in N shards.
+
+    `deployed` (`zoo federate --coordinator`): sites are names alone (`("a", "b")`); each names its own
+    data where it runs (`zoo site --data`).
+    """
     if pairs and demo_sites:
         raise ConfigError("give either --site NAME=DATA (repeatable) or --demo-sites N, not both")
+    if deployed:
+        if demo_sites is not None:
+            raise ConfigError("--demo-sites runs in one process tree; with --coordinator, start zoo site at each "
+                              "site and give --site NAME for each")
+        for pair in pairs:
+            if "=" in pair:
+                raise ConfigError(f"--site {pair!r}: with --coordinator a site's data stays at the site; give "
+                                  f"--site {pair.partition('=')[0].strip()} here and zoo site --data DATA there")
+            if not _NAME.match(pair.strip()):
+                raise ConfigError(f"--site {pair!r}: the name must be letters, digits, '.', '_' or '-' "
+                                  "(up to 64, starting with a letter or digit)")
+        return [Site(pair.strip()) for pair in pairs]
     if demo_sites is not None:
         if demo_sites < 2:
             raise ConfigError(f"--demo-sites must be at least 2, got {demo_sites}")
@@ -192,13 +221,14 @@ def plugin_demo_sites(plugin, recipe: Recipe, sites: list[Site]) -> list[Site]:
             for site, item in zip(sites, listed)]
 
 
-def require_flower() -> None:
-    """`ConfigError` naming the extra when Flower or its simulation engine is missing."""
+def require_flower(simulation: bool = True) -> None:
+    """`ConfigError` naming the extra when Flower (or, for `simulation`, its simulation engine) is missing."""
     import importlib.util
 
-    for module in ("flwr", "ray"):
+    for module in ("flwr", "ray") if simulation else ("flwr",):
         if importlib.util.find_spec(module) is None:
-            raise ConfigError(f"zoo federate runs on Flower's simulation engine, and {module!r} is not installed; "
+            engine = "simulation" if simulation else "deployment"
+            raise ConfigError(f"zoo federate runs on Flower's {engine} engine, and {module!r} is not installed; "
                               f"{INSTALL}")
 
 
@@ -223,38 +253,57 @@ def site_splits(plugin, recipe: Recipe, site: Site):
     return limit(train, recipe.max_samples), limit(validation, recipe.max_samples), bundle
 
 
+def describe_site(plugin, recipe: Recipe, site: Site) -> dict:
+    """What a site tells the coordinator before the first round: its classes, inputs and sample counts
+    (no samples), and `error` when its labels cannot train (read where the site's data is)."""
+    from zoo.training.finetune import labels_of
+
+    train, validation, bundle = site_splits(plugin, recipe, site)
+    y_train, y_val = labels_of(train), labels_of(validation)
+    out = {"classes": list(bundle.class_names), "inputs": {k: v.to_json() for k, v in bundle.input_signature.items()},
+           "train": int(len(y_train)), "validation": int(len(y_val)), "missing": [], "error": None}
+    if len(y_train):
+        try:
+            plugin.task.check_labels(y_train, bundle.class_names, f"site {site.name!r} training")
+        except ZooError as exc:
+            out["error"] = str(exc)
+        prior = plugin.task.class_prior(y_train, len(bundle.class_names))
+        if prior is not None:
+            out["missing"] = [name for name, share in zip(bundle.class_names, np.ravel(prior)) if share <= 0]
+    return out
+
+
+def check_described(name: str, described: dict, classes: list, inputs: dict) -> dict[str, int]:
+    """`DataError` naming the site when its description (`describe_site`) cannot join the federation."""
+    if described["classes"] != list(classes):
+        raise DataError(f"site {name!r} has classes {described['classes']}, the coordinator's data "
+                        f"{list(classes)}; every site must label the same classes (fix its data or its class list)")
+    if described["inputs"] != inputs:
+        raise DataError(f"site {name!r} gives inputs {described['inputs']}, the coordinator's data {inputs}; every "
+                        "site must give the same inputs (same columns, image size, sequence length)")
+    if not described["train"]:
+        raise DataError(f"site {name!r} has no training samples; give it data or leave it out")
+    if described["error"]:
+        raise DataError(described["error"])
+    if described["missing"]:
+        raise DataError(f"site {name!r} has no training samples of class {described['missing'][0]!r}; every site "
+                        "needs each class (add samples, or merge this site with another)")
+    return {"train": described["train"], "validation": described["validation"]}
+
+
+def coordinator_expects(coordinator) -> tuple[list, dict]:
+    """`(class names, input signature as JSON)` that every site must match."""
+    return list(coordinator.class_names), {k: v.to_json() for k, v in coordinator.input_signature.items()}
+
+
 def check_sites(plugin, recipe: Recipe, sites: list[Site], coordinator) -> dict[str, dict[str, int]]:
     """Read every site before the first round; `DataError` naming the site when the federation cannot work.
 
     Returns the sample counts per site (what the model card says left each site: counts only).
     """
-    from zoo.training.finetune import labels_of
-
-    expected_classes = list(coordinator.class_names)
-    expected_sig = {k: v.to_json() for k, v in coordinator.input_signature.items()}
-    counts = {}
-    for site in sites:
-        train, validation, bundle = site_splits(plugin, recipe, site)
-        if list(bundle.class_names) != expected_classes:
-            raise DataError(f"site {site.name!r} has classes {list(bundle.class_names)}, the coordinator's data "
-                            f"{expected_classes}; every site must label the same classes (fix its data or its "
-                            "class list)")
-        sig = {k: v.to_json() for k, v in bundle.input_signature.items()}
-        if sig != expected_sig:
-            raise DataError(f"site {site.name!r} gives inputs {sig}, the coordinator's data {expected_sig}; every "
-                            "site must give the same inputs (same columns, image size, sequence length)")
-        y_train, y_val = labels_of(train), labels_of(validation)
-        if not len(y_train):
-            raise DataError(f"site {site.name!r} has no training samples; give it data or leave it out")
-        plugin.task.check_labels(y_train, bundle.class_names, f"site {site.name!r} training")
-        prior = plugin.task.class_prior(y_train, len(bundle.class_names))
-        if prior is not None:
-            missing = [name for name, share in zip(bundle.class_names, np.ravel(prior)) if share <= 0]
-            if missing:
-                raise DataError(f"site {site.name!r} has no training samples of class {missing[0]!r}; every site "
-                                "needs each class (add samples, or merge this site with another)")
-        counts[site.name] = {"train": int(len(y_train)), "validation": int(len(y_val))}
-    return counts
+    classes, inputs = coordinator_expects(coordinator)
+    return {site.name: check_described(site.name, describe_site(plugin, recipe, site), classes, inputs)
+            for site in sites}
 
 
 # --------------------------------------------------------------------------- what travels
@@ -331,6 +380,12 @@ def arrays_record(indices, values):
     return ArrayRecord({f"w{i}": Array(np.asarray(v)) for i, v in zip(indices, values)})
 
 
+def record_values(record) -> dict[int, np.ndarray]:
+    """An `arrays_record` back as `{index: array}`, by its keys: a record that crossed the network may list
+    its arrays in another order (same-shaped weights, such as batch norm's four, would swap silently)."""
+    return {int(key[1:]): array.numpy() for key, array in record.items()}
+
+
 def set_indexed(model, arrays: dict[int, np.ndarray]) -> None:
     weights = model.weights
     for i, value in arrays.items():
@@ -382,8 +437,20 @@ class _Local:
         self.train_ds = batched(train, recipe, training=True, augment=bundle.augment, size=self.n_train)
         self.val_ds = batched(validation, recipe, training=False)
         self.local_epochs = federation["local_epochs"]
-        self.epoch = federation.get("first_round", 0) * self.local_epochs  # a resumed federation's schedule goes on
+        self.first_round, self.steps = federation.get("first_round", 0), steps
+        self.epoch = self.first_round * self.local_epochs  # a resumed federation's schedule goes on
         self.trainer.optimizer.iterations.assign(self.epoch * steps)
+        # the optimizer's moments, on the site's disk after each round: a site process started afresh (the
+        # deployment engine starts one per message; a killed one restarts) goes on where the last one stopped
+        self.moments = Path(federation["site_dir"]) / site.name / "optimizer.npz"
+        if self.moments.is_file():
+            optimizer = self.trainer.optimizer
+            optimizer.build(self.trainer.trainable_variables)
+            with np.load(self.moments) as saved:
+                values = [saved[f"v{i}"] for i in range(len(saved.files))]
+            if [v.shape for v in values] == [tuple(var.shape) for var in optimizer.variables]:
+                for var, value in zip(optimizer.variables, values):
+                    var.assign(value)
         self.based = False
 
     def receive(self, arrays, config) -> None:
@@ -391,19 +458,25 @@ class _Local:
         if not self.based and "base" in config:
             set_indexed(model, unpack(config["base"]))
             self.based = True
-        values = dict(zip(self.travel, arrays.to_numpy_ndarrays()))
+        values = record_values(arrays)
         set_indexed(model, values)
 
-    def train(self, mu: float) -> dict[str, float]:
+    def train(self, mu: float, server_round: int) -> dict[str, float]:
+        epoch = (self.first_round + server_round - 1) * self.local_epochs
+        if epoch != self.epoch:  # a site process started afresh mid-federation: its place in the schedule
+            self.epoch = epoch
+            self.trainer.optimizer.iterations.assign(epoch * self.steps)
         self.trainer.anchor(mu)
         history = self.trainer.fit(self.train_ds, epochs=self.epoch + self.local_epochs, initial_epoch=self.epoch,
                                    verbose=0, shuffle=False)
         self.epoch += self.local_epochs
-        if self.state is not None:
-            from zoo.training.callbacks import write_npz
+        from zoo.training.callbacks import write_npz
 
+        if self.state is not None:
             weights = self.parts.model.weights
             write_npz(self.state, {f"w{i}": np.asarray(weights[i].numpy()) for i in self.kept})
+        write_npz(self.moments, {f"v{i}": np.asarray(var.numpy())
+                                 for i, var in enumerate(self.trainer.optimizer.variables)})
         last = {k: float(v[-1]) for k, v in history.history.items()}
         return last
 
@@ -458,30 +531,61 @@ _LOCAL: dict[str, _Local] = {}  # per process: the sites this process serves
 
 
 def client_app(plugin_name: str, recipe_dict: dict, sites: list[Site], federation: dict, dp: bool):
-    """The Flower `ClientApp` every site runs (site = the node's partition id)."""
-    from flwr.app import Context, Message, MetricRecord, RecordDict
+    """The Flower `ClientApp` every simulated site runs (site = the node's partition id)."""
+
+    def locate(context) -> tuple[int, Site, str, dict, dict]:
+        index = int(context.node_config["partition-id"])
+        return index, sites[index], plugin_name, recipe_dict, federation
+
+    return site_app(locate, private=lambda _context: dp)
+
+
+def site_app(locate, private):
+    """A Flower `ClientApp` for the sites. `locate(context)` gives `(site index, Site, plugin name, recipe,
+    federation)`; `private(context)`: whether updates are clipped at the site (differential privacy).
+
+    It answers three messages: `query` (the site's classes, inputs and sample counts, checked before the
+    first round), `train` and `evaluate`.
+    """
+    import json
+
+    from flwr.app import ConfigRecord, Context, Message, MetricRecord, RecordDict
     from flwr.clientapp import ClientApp
+    from flwr.clientapp.mod import fixedclipping_mod
 
-    mods = []
-    if dp:
-        from flwr.clientapp.mod import fixedclipping_mod
+    def clipping(msg, context, call_next):
+        if msg.metadata.message_type == "train" and private(context):
+            return fixedclipping_mod(msg, context, call_next)
+        return call_next(msg, context)
 
-        mods.append(fixedclipping_mod)
-    app = ClientApp(mods=mods)
+    app = ClientApp(mods=[clipping])
 
     def local(context: Context) -> tuple[int, _Local]:
-        index = int(context.node_config["partition-id"])
-        site = sites[index]
+        index, site, plugin_name, recipe_dict, federation = locate(context)
         if site.name not in _LOCAL:
             _LOCAL[site.name] = _Local(plugin_name, recipe_dict, site, federation)
         return index, _LOCAL[site.name]
+
+    @app.query()
+    def query(msg: Message, context: Context):
+        from zoo import registry
+
+        index = -1
+        try:
+            index, site, plugin_name, recipe_dict, _ = locate(context)
+            plugin = registry.get_plugin(plugin_name)
+            described = describe_site(plugin, plugin.resolve_recipe(base=recipe_dict), site)
+        except ZooError as exc:  # unreadable data, a plugin missing here, a name not listed: the coordinator says
+            described = {"error": str(exc)}
+        return Message(RecordDict({"metrics": MetricRecord({"site": index}),
+                                   "config": ConfigRecord({"described": json.dumps(described)})}), reply_to=msg)
 
     @app.train()
     def train(msg: Message, context: Context):
         index, here = local(context)
         config = msg.content["config"]
         here.receive(msg.content["arrays"], config)
-        logs = here.train(float(config.get("proximal-mu", 0.0)))
+        logs = here.train(float(config.get("proximal-mu", 0.0)), int(config.get("server-round", 1)))
         metrics = {"num-examples": here.n_train, "site": index, **logs}
         return Message(RecordDict({"arrays": arrays_record(here.travel, here.outgoing()),
                                    "metrics": MetricRecord(metrics)}), reply_to=msg)
@@ -663,8 +767,11 @@ def federate(plugin, recipe: Recipe, federation: Federation, data: str | None = 
                                        stopwatch)
 
     federation.validate()
-    require_flower()
-    if resume is None:
+    deployed = federation.coordinator is not None
+    require_flower(simulation=not deployed)
+    if deployed:
+        federation.coordinator.check_free()
+    if resume is None and not deployed:
         federation.sites = plugin_demo_sites(plugin, recipe, federation.sites)
     if recipe.regularizer == "lwf":
         raise ConfigError("--regularizer lwf keeps a frozen teacher at each site; a federation anchors to the "
@@ -674,7 +781,8 @@ def federate(plugin, recipe: Recipe, federation: Federation, data: str | None = 
     timings, lap = stopwatch()
     keras.utils.set_random_seed(recipe.seed)
     coordinator = load_data(plugin, recipe, data)
-    counts = check_sites(plugin, recipe, federation.sites, coordinator)
+    # deployed sites are read where they are, when they join (the query before the first round)
+    counts = {} if deployed else check_sites(plugin, recipe, federation.sites, coordinator)
     y_val = labels_of(limit(coordinator.validation, recipe.max_samples))
     plugin.task.check_labels(y_val, coordinator.class_names, "coordinator validation")
     lap("data")
@@ -731,9 +839,17 @@ def federate(plugin, recipe: Recipe, federation: Federation, data: str | None = 
     lap("build")
     try:
         if done < federation.rounds:
-            grid = _simulate(plugin, recipe, federation, model, travel, base, run, done, state)
-            state = {"rounds_log": state["rounds_log"] + [grid.rounds[r] for r in sorted(grid.rounds) if r],
-                     "history": state["history"] + grid.history()}
+            if deployed:
+                from zoo.training.flower_deploy import deploy
+
+                rounds_log, rows, counts = deploy(plugin, recipe, federation, model, travel, base, run, done, state,
+                                                  coordinator_expects(coordinator))
+                meta["federated"]["samples_per_site"] = counts
+                meta["samples"]["train"] = sum(c["train"] for c in counts.values())
+            else:
+                grid = _simulate(plugin, recipe, federation, model, travel, base, run, done, state)
+                rounds_log, rows = [grid.rounds[r] for r in sorted(grid.rounds) if r], grid.history()
+            state = {"rounds_log": state["rounds_log"] + rounds_log, "history": state["history"] + rows}
         _write_history(run, state["history"])
     except BaseException as exc:
         meta = rundir.read_run(run, require_complete=False)  # with the rounds the checkpoint saved
@@ -814,45 +930,62 @@ def _version(name: str) -> str | None:
         return None
 
 
+def serve(grid, federation: Federation, travel: list[int], arrays: list[np.ndarray], base: dict[int, np.ndarray],
+          run: Path, done: int, state: dict) -> tuple[list[np.ndarray], _CountingGrid]:
+    """The coordinator's rounds `done + 1 .. federation.rounds` on a Flower grid, in either engine.
+
+    `arrays`: the travelling weights to start from; `base`: the data-fitted preprocessing the sites
+    receive with each round's configuration. Each aggregated round is checkpointed into `run`.
+    Returns the final travelling weights and the counting grid (its rounds, its history).
+    """
+    from flwr.app import ConfigRecord
+
+    initial = arrays_record(travel, arrays)
+    config = ConfigRecord({"base": pack(base)} if base else {})
+    strategy = _strategy(federation, len(federation.sites))
+    counting = _CountingGrid(grid, federation.sites, offset=done, minimum=federation.min_sites)
+
+    def aggregated(server_round: int, arrays) -> None:  # Flower calls it after each round (and before the first)
+        if server_round:
+            so_far = {"rounds_log": state["rounds_log"] + [counting.rounds[r] for r in sorted(counting.rounds) if r],
+                      "history": state["history"] + counting.history()}
+            values = record_values(arrays)
+            write_checkpoint(run, done + server_round, travel, [values[i] for i in travel], so_far)
+        return None
+
+    result = strategy.start(grid=counting, initial_arrays=initial, num_rounds=federation.rounds - done,
+                            timeout=federation.timeout_s, train_config=config,
+                            evaluate_config=ConfigRecord(dict(config)), evaluate_fn=aggregated)
+    if result is None or not len(result.arrays.keys()):
+        raise ZooError(f"the federation produced no model (no site answered a training round; rounds: "
+                       f"{counting.rounds}); rerun with -v to see the sites' errors")
+    values = record_values(result.arrays)
+    return [values[i] for i in travel], counting
+
+
 def _simulate(plugin, recipe, federation: Federation, model, travel, base, run: Path, done: int, state: dict):
     """Rounds `done + 1 .. federation.rounds` in Flower's simulation engine; the counting grid (its rounds)."""
     import os
 
-    from flwr.app import ConfigRecord, Context
+    from flwr.app import Context
     from flwr.serverapp import Grid, ServerApp
     from flwr.simulation import run_simulation
 
     weights = model.weights
-    initial = arrays_record(travel, [weights[i].numpy() for i in travel])
-    config = ConfigRecord({"base": pack({i: np.asarray(weights[i].numpy()) for i in base})} if base else {})
-    strategy = _strategy(federation, len(federation.sites))
+    arrays = [np.asarray(weights[i].numpy()) for i in travel]
+    based = {i: np.asarray(weights[i].numpy()) for i in base}
     out: dict[str, Any] = {}
     server = ServerApp()
 
-    def aggregated(server_round: int, arrays) -> None:  # Flower calls it after each round (and before the first)
-        if server_round:
-            grid = out["grid"]
-            so_far = {"rounds_log": state["rounds_log"] + [grid.rounds[r] for r in sorted(grid.rounds) if r],
-                      "history": state["history"] + grid.history()}
-            write_checkpoint(run, done + server_round, travel, arrays.to_numpy_ndarrays(), so_far)
-        return None
-
     @server.main()
     def main(grid: Grid, context: Context):
-        counting = _CountingGrid(grid, federation.sites, offset=done, minimum=federation.min_sites)
-        out["grid"] = counting
         try:
-            out["result"] = strategy.start(grid=counting, initial_arrays=initial,
-                                           num_rounds=federation.rounds - done, timeout=federation.timeout_s,
-                                           train_config=config, evaluate_config=ConfigRecord(dict(config)),
-                                           evaluate_fn=aggregated)
+            out["arrays"], out["grid"] = serve(grid, federation, travel, arrays, based, run, done, state)
         except BaseException as exc:  # noqa: BLE001 - reported after the engine shut down
             out["error"] = exc
 
-    client = client_app(plugin.name, recipe.to_dict(), federation.sites,
-                        {"aggregation": federation.aggregation, "rounds": federation.rounds,
-                         "local_epochs": federation.local_epochs, "private": federation.dp_noise is not None,
-                         "site_dir": str(run / "sites"), "first_round": done}, federation.dp_noise is not None)
+    client = client_app(plugin.name, recipe.to_dict(), federation.sites, site_settings(federation, run, done),
+                        federation.dp_noise is not None)
     cpus = max(1, (os.cpu_count() or 1) // min(len(federation.sites), os.cpu_count() or 1))
     logging.getLogger("flwr").setLevel(logging.WARNING)
     # max_restarts: a site process that dies (killed, out of memory) is started again and rejoins the next round
@@ -861,13 +994,15 @@ def _simulate(plugin, recipe, federation: Federation, model, travel, base, run: 
                                    "init_args": {"logging_level": "ERROR", "log_to_driver": False}})
     if "error" in out:
         raise out["error"]
-    result = out.get("result")
-    if result is None or not len(result.arrays.keys()):
-        rounds = out["grid"].rounds if "grid" in out else {}
-        raise ZooError(f"the federation produced no model (no site answered a training round; rounds: {rounds}); "
-                       "rerun with -v to see the sites' errors")
-    set_indexed(model, dict(zip(travel, result.arrays.to_numpy_ndarrays())))
+    set_indexed(model, dict(zip(travel, out["arrays"])))
     return out["grid"]
+
+
+def site_settings(federation: Federation, run: Path, done: int) -> dict:
+    """What every site's trainer needs to know of the federation (the `federation` of `_Local`)."""
+    return {"aggregation": federation.aggregation, "rounds": federation.rounds,
+            "local_epochs": federation.local_epochs, "private": federation.dp_noise is not None,
+            "site_dir": str(run / "sites"), "first_round": done}
 
 
 def _write_history(run: Path, rows: list[dict]) -> None:
