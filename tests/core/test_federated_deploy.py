@@ -91,7 +91,7 @@ def _federation(toy_target, sites, tmp_path, site_data: dict, coordinator_args, 
                        *sum((["--site", name] for name in ["a", "b"]), []), "--data", str(sites / "hold.npz"),
                        "--runs-dir", str(runs), *extra)
     members = [_zoo(toy_target, "site", "--coordinator", address, "--name", name, "--data", str(data),
-                    "--work-dir", str(tmp_path / f"site-{name}"), *site_args)
+                    "--work-dir", str(tmp_path / f"site-{name}"), "--wait", "300", *site_args)
                for name, data in site_data.items()]
     try:
         out, err = coordinator.communicate(timeout=900)

@@ -1,4 +1,5 @@
-"""`zoo federate`: fine-tuning across sites that keep their data, on Flower's simulation engine.
+"""`zoo federate`: fine-tuning across sites that keep their data, on Flower's simulation engine
+(or on its deployment engine, across machines: `zoo federate --coordinator`, see `flower_deploy`).
 
 Each site is a Flower `ClientApp` that reads only its own data (through the plugin's
 `DataAdapter`, as `zoo finetune` does) and trains the same assembled model (same strategy,
