@@ -833,8 +833,10 @@ def federate(plugin, recipe: Recipe, federation: Federation, data: str | None = 
                           "travelling": {"weights": len(travel),
                                          "parameters": int(sum(int(np.prod(weights[i].shape)) for i in travel)),
                                          "bytes": int(sum(weights[i].numpy().nbytes for i in travel))},
-                          "leaves_a_site": "trained weights (and each site's sample count, the aggregation weight); "
-                                           "no inputs, labels or predictions"},
+                          "leaves_a_site": "trained weights (and each site's sample count, the aggregation weight"
+                                           + ("; before the first round, its class names and input shapes, to "
+                                              "check them" if deployed else "")
+                                           + "); no inputs, labels or predictions"},
         }
     rundir.write_json(run / rundir.RUN_FILE, meta)
     lap("build")
