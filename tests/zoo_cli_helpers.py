@@ -50,3 +50,19 @@ def zoo(*args: str, path: Path | list[Path] | None = None, cwd: Path | None = No
         environ["PYTHONPATH"] = os.pathsep.join([str(p) for p in extra] + [environ.get("PYTHONPATH", "")])
     return subprocess.run([sys.executable, "-m", "zoo.cli", *args], capture_output=True, text=True,
                           cwd=cwd, timeout=timeout, env=environ)
+
+
+def toy_sites(folder: Path) -> Path:
+    """Two federated sites of the toy plugin, `a.npz` and `b.npz` (b darker and shifted, as a second scanner
+    would give), and the coordinator's held-out `hold.npz`."""
+    import numpy as np
+    from zoo_toy import make_arrays
+
+    for i, name in enumerate(["a", "b"]):
+        x, y = make_arrays(120, i)
+        if i:
+            x = x * 0.7 + 30
+        np.savez(folder / f"{name}.npz", x=x.clip(0, 255), y=y)
+    x, y = make_arrays(150, 9)
+    np.savez(folder / "hold.npz", x=x, y=y)
+    return folder

@@ -10,7 +10,7 @@ import json
 
 import numpy as np
 import pytest
-from zoo_cli_helpers import zoo
+from zoo_cli_helpers import toy_sites, zoo
 from zoo_toy import make_arrays
 
 pytest.importorskip("flwr")
@@ -19,15 +19,7 @@ pytest.importorskip("ray")
 
 @pytest.fixture(scope="module")
 def sites(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("sites")
-    for i, name in enumerate(["a", "b"]):
-        x, y = make_arrays(120, i)
-        if i:
-            x = x * 0.7 + 30
-        np.savez(folder / f"{name}.npz", x=x.clip(0, 255), y=y)
-    x, y = make_arrays(150, 9)
-    np.savez(folder / "hold.npz", x=x, y=y)
-    return folder
+    return toy_sites(tmp_path_factory.mktemp("sites"))
 
 
 def federate(toy_target, sites, runs, *extra):

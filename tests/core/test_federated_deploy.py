@@ -16,7 +16,7 @@ import sys
 
 import numpy as np
 import pytest
-from zoo_cli_helpers import zoo
+from zoo_cli_helpers import toy_sites, zoo
 from zoo_toy import make_arrays
 
 pytest.importorskip("flwr")
@@ -24,14 +24,7 @@ pytest.importorskip("flwr")
 
 @pytest.fixture(scope="module")
 def sites(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("deployed-sites")
-    for i, name in enumerate(["a", "b"]):
-        x, y = make_arrays(120, i)
-        if i:
-            x = x * 0.7 + 30
-        np.savez(folder / f"{name}.npz", x=x.clip(0, 255), y=y)
-    x, y = make_arrays(150, 9)
-    np.savez(folder / "hold.npz", x=x, y=y)
+    folder = toy_sites(tmp_path_factory.mktemp("deployed-sites"))
     x, y = make_arrays(90, 3)
     keep = y != 2
     np.savez(folder / "no-blue.npz", x=x[keep], y=y[keep])
