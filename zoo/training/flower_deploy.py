@@ -171,7 +171,7 @@ def _toml_string(value: str) -> str:
     return json.dumps(value)  # a JSON string is a TOML basic string
 
 
-def write_app(folder: Path, run: Path, settings: dict) -> Path:
+def write_app(folder: Path, settings: dict) -> Path:
     """The Flower app `flwr run` submits: two lines of code and the run's configuration (what the sites read)."""
     app = folder / "app"
     (app / APP_PACKAGE).mkdir(parents=True, exist_ok=True)
@@ -210,7 +210,7 @@ def deploy(plugin, recipe, federation, model, travel, base, run: Path, done: int
     (folder / "job.json").write_text(json.dumps(job, indent=1, default=str))
     write_npz(folder / "start.npz", {**{f"w{i}": np.asarray(weights[i].numpy()) for i in travel},
                                      **{f"b{i}": np.asarray(weights[i].numpy()) for i in base}})
-    app = write_app(folder, run, {
+    app = write_app(folder, {
         "run": str(run), "plugin": plugin.name, "recipe": json.dumps(recipe.to_dict(), default=str),
         "sites": json.dumps([s.name for s in federation.sites]),
         "settings": json.dumps(site_settings(federation, run, done))})
@@ -234,10 +234,14 @@ def deploy(plugin, recipe, federation, model, travel, base, run: Path, done: int
                 raise ZooError(f"the SuperLink did not start on {coordinator.address}: "
                                f"{_last_line(folder / 'superlink.log')} (see {folder / 'superlink.log'})")
             time.sleep(0.3)
+        limit = coordinator.wait_s + federation.timeout_s * (federation.rounds - done) * 2
         with open(folder / "flwr-run.log", "w") as log:
-            submitted = subprocess.run([_flower("flwr"), "run", str(app), "zoo", "--stream"], stdout=log,
-                                       stderr=subprocess.STDOUT, cwd=folder, env=env,
-                                       timeout=coordinator.wait_s + federation.timeout_s * (federation.rounds - done) * 2)
+            try:
+                submitted = subprocess.run([_flower("flwr"), "run", str(app), "zoo", "--stream"], stdout=log,
+                                           stderr=subprocess.STDOUT, cwd=folder, env=env, timeout=limit)
+            except subprocess.TimeoutExpired:
+                raise ZooError(f"the federation did not end within {limit:.0f} s; the last aggregated round is "
+                               "kept: continue with zoo federate --resume RUN") from None
     finally:
         _stop(link)
     if (folder / "error.json").is_file():
