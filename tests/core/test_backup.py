@@ -28,7 +28,10 @@ def test_backup_restores_weights_optimizer_state_and_epoch(tmp_path):
     with pytest.raises(RuntimeError, match="killed"):
         first.fit(x, y, batch_size=16, epochs=4, verbose=0, callbacks=[AtomicBackupAndRestore(str(tmp_path)), Kill()])
     files = sorted(p.name for p in tmp_path.iterdir())
-    assert files == ["epoch-2.npz", "state.json"]  # named by the epoch to resume at; no partial file
+    # named by the epoch to resume at, the weights apart from the optimizer's state; no partial file
+    assert files == ["epoch-2.npz", "epoch-2.optimizer.npz", "state.json"]
+    with np.load(tmp_path / "epoch-2.npz") as saved:  # the weights alone, as `read_weights` reads them
+        assert sorted(saved.files) == sorted(f"w{i}" for i in range(len(first.weights)))
 
     seen = {}
 
@@ -50,7 +53,86 @@ def test_backup_restores_weights_optimizer_state_and_epoch(tmp_path):
     assert len(history.history["loss"]) == 2  # epochs 2 and 3 only
     # kept after fit: `finetune` removes it only once the run is marked complete (a kill in between
     # resumes without training again; tests/faults checks that through the command)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch-4.npz", "state.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch-4.npz", "epoch-4.optimizer.npz", "state.json"]
+
+
+def test_a_backup_with_the_optimizer_in_the_weights_file_still_resumes(tmp_path):
+    """Runs interrupted before the optimizer's state had its own file kept `o0`, `o1`, ... beside the weights."""
+    import json
+
+    import keras
+
+    from zoo.training.callbacks import AtomicBackupAndRestore, write_npz
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(32, 4)).astype("float32"), rng.normal(size=(32, 2)).astype("float32")
+    old = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    old.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse")
+    old.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    weights = old.get_weights()
+    optimizer = [np.array(v) for v in old.optimizer.variables]
+    write_npz(tmp_path / "epoch-1.npz", {**{f"w{i}": w for i, w in enumerate(weights)},
+                                         **{f"o{i}": v for i, v in enumerate(optimizer)}})
+    (tmp_path / "state.json").write_text(json.dumps({"epoch": 1, "weights": "epoch-1.npz", "weights_count": 2,
+                                                     "optimizer_count": len(optimizer)}))
+    seen = {}
+
+    class Look(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            seen["weights"] = self.model.get_weights()
+            seen["iterations"] = int(self.model.optimizer.iterations.numpy())
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse")
+    history = model.fit(x, y, batch_size=16, epochs=3, verbose=0, callbacks=[AtomicBackupAndRestore(str(tmp_path)),
+                                                                             Look()])
+    for got, want in zip(seen["weights"], weights):
+        np.testing.assert_array_equal(got, want)
+    assert seen["iterations"] == 2 and len(history.history["loss"]) == 2
+
+
+def test_the_best_checkpoint_is_a_link_of_the_backup_and_outlives_it(tmp_path):
+    """With a shared `EpochWeights`, early stopping holds the very list the backup wrote and its best file is
+    a hard link of that epoch's backup file (no second copy, no second write); the backup's removal of
+    older epochs, and of itself, leaves the best file whole."""
+    import shutil
+
+    import keras
+
+    from zoo.training.callbacks import AtomicBackupAndRestore, EarlyStopping, EpochWeights, read_weights
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(64, 4)).astype("float32"), rng.normal(size=(64, 3)).astype("float32")
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(3)])
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse")
+    scores = [0.1, 0.5, 0.3, 0.2]  # best at epoch 1 (index): later epochs' backups replace its file
+    at_epoch, inodes = {}, {}
+    backup, best = tmp_path / "backup", tmp_path / "best.weights.npz"
+    snapshot = EpochWeights()
+
+    class Score(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            logs["val_score"] = scores[epoch]
+            at_epoch[epoch] = self.model.get_weights()
+
+    class Watch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            inodes[epoch] = (best.stat().st_ino, (backup / f"epoch-{epoch + 1}.npz").stat().st_ino)
+
+    stop = EarlyStopping(monitor="val_score", mode="max", patience=10, restore_best_weights=True, best_path=best,
+                         snapshot=snapshot)
+    model.fit(x, y, batch_size=16, epochs=4, verbose=0,
+              callbacks=[Score(), AtomicBackupAndRestore(str(backup), snapshot=snapshot), stop, Watch()])
+    assert inodes[0][0] == inodes[0][1] and inodes[1][0] == inodes[1][1]  # linked on each new best
+    assert inodes[2][0] == inodes[1][1] != inodes[2][1] and inodes[3][0] == inodes[1][1]
+    assert not (backup / "epoch-2.npz").exists() and stop.best_epoch == 1
+    shutil.rmtree(backup)
+    fresh = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(3)])
+    read_weights(fresh, best)
+    for saved, want in zip(fresh.get_weights(), at_epoch[1]):
+        np.testing.assert_array_equal(saved, want)
+    for restored, want in zip(model.get_weights(), at_epoch[1]):  # what early stopping restored at the end
+        np.testing.assert_array_equal(restored, want)
 
 
 def test_a_backup_of_the_earlier_format_still_resumes(tmp_path):

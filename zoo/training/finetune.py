@@ -390,20 +390,21 @@ def _now() -> str:
 def _callbacks(run: Path, monitor: str, mode: str, recipe: Recipe, target, has_validation=True):
     import keras
 
-    from zoo.training.callbacks import (AtomicBackupAndRestore, EarlyStopping, HistoryCSV, TargetReached,
-                                        TrainingGuard)
+    from zoo.training.callbacks import (AtomicBackupAndRestore, EarlyStopping, EpochWeights, HistoryCSV,
+                                        TargetReached, TrainingGuard)
 
+    snapshot = EpochWeights()  # one copy of the weights per epoch for the backup and the best checkpoint
     callbacks = [
         TrainingGuard(recipe.learning_rate),
         HistoryCSV(run / "history.csv"),
-        AtomicBackupAndRestore(str(run / "checkpoints" / "backup")),
+        AtomicBackupAndRestore(str(run / "checkpoints" / "backup"), snapshot=snapshot),
     ]
     if recipe.patience > 0:
         # min_epochs: the first epochs are neither the best nor a reason to stop (a lucky early spike of a
         # noisy validation metric would otherwise ship a model trained for one epoch)
         callbacks.append(EarlyStopping(monitor=monitor, mode=mode, patience=recipe.patience,
                                        restore_best_weights=True, start_from_epoch=recipe.min_epochs,
-                                       best_path=run / "checkpoints" / "best.weights.npz"))
+                                       best_path=run / "checkpoints" / "best.weights.npz", snapshot=snapshot))
     target_cb = None
     if target is not None:
         target_cb = TargetReached(*target)
