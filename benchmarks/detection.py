@@ -65,29 +65,41 @@ def test_split(plugin, meta: dict):
     return {k: np.stack([r[k] for r in xs]) for k in xs[0]}, np.stack(ys)
 
 
+def hand_detector(epochs: int, small: bool = False):
+    """The vision-detect plugin, its recipe for `epochs` epochs (every one run), the data, and a
+    hand-written detector: the assembled model compiled as a user would, with its batched and
+    augmented training `tf.data` input. Returns `(plugin, recipe, bundle, model, train, n_train)`."""
+    import keras
+
+    from zoo import registry
+    from zoo.training.finetune import assemble, batched, load_data, make_optimizer
+
+    plugin = registry.get_plugin("vision-detect")
+    overrides = {"epochs": epochs, "min_epochs": epochs, "patience": epochs,
+                 "options": {"demo_scenes": 240} if small else {}}
+    recipe = plugin.resolve_recipe(overrides=overrides)
+    bundle = load_data(plugin, recipe, None)
+    keras.utils.set_random_seed(recipe.seed)
+    model = assemble(plugin, recipe, bundle).model
+    train = batched(bundle.train, recipe, training=True, augment=bundle.augment)
+    n_train = sum(1 for _ in bundle.train)
+    model.compile(optimizer=make_optimizer(recipe, -(-n_train // recipe.batch_size)), loss=plugin.task.keras_loss())
+    return plugin, recipe, bundle, model, train, n_train
+
+
 def throughput(small: bool) -> dict:
     """`zoo finetune` / hand-written `fit` training images/s, interleaved epoch pairs (see the docstring)."""
     import keras
 
     from finetune_overhead import EpochTimer
     from _common import ratio_summary, report
-    from zoo import registry
     from zoo.detection import coco_map, postprocess
-    from zoo.training.finetune import assemble, batched, finetune as run_finetune, load_data, make_optimizer
+    from zoo.training.finetune import batched, finetune as run_finetune
 
-    plugin = registry.get_plugin("vision-detect")
     epochs = 5 if small else 17  # epoch times on 2 shared cores are bimodal: 16 pairs for a stable median
-    overrides = {"epochs": epochs, "min_epochs": epochs, "patience": epochs,
-                 "options": {"demo_scenes": 240} if small else {}}
-    recipe = plugin.resolve_recipe(overrides=overrides)
-    bundle = load_data(plugin, recipe, None)
-    keras.utils.set_random_seed(recipe.seed)
-    hand = assemble(plugin, recipe, bundle).model
-    train = batched(bundle.train, recipe, training=True, augment=bundle.augment)
+    plugin, recipe, bundle, hand, train, n_train = hand_detector(epochs, small)
     val = batched(bundle.validation, recipe, training=False)
     val_labels = np.concatenate([y for _, y in val.as_numpy_iterator()])
-    n_train = sum(1 for _ in bundle.train)
-    hand.compile(optimizer=make_optimizer(recipe, -(-n_train // recipe.batch_size)), loss=plugin.task.keras_loss())
     n_classes = len(bundle.class_names)
 
     class HandMap(keras.callbacks.Callback):  # what a hand-written detector's loop adds for val_map
