@@ -110,11 +110,6 @@ def test_the_best_checkpoint_is_a_link_of_the_backup_and_outlives_it(tmp_path):
     backup, best = tmp_path / "backup", tmp_path / "best.weights.npz"
     snapshot = EpochWeights()
 
-    class Score(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            logs["val_score"] = scores[epoch]
-            at_epoch[epoch] = self.model.get_weights()
-
     class Watch(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
             inodes[epoch] = (best.stat().st_ino, (backup / f"epoch-{epoch + 1}.npz").stat().st_ino)
@@ -122,7 +117,7 @@ def test_the_best_checkpoint_is_a_link_of_the_backup_and_outlives_it(tmp_path):
     stop = EarlyStopping(monitor="val_score", mode="max", patience=10, restore_best_weights=True, best_path=best,
                          snapshot=snapshot)
     model.fit(x, y, batch_size=16, epochs=4, verbose=0,
-              callbacks=[Score(), AtomicBackupAndRestore(str(backup), snapshot=snapshot), stop, Watch()])
+              callbacks=[_scores(scores, at_epoch), AtomicBackupAndRestore(str(backup), snapshot=snapshot), stop, Watch()])
     assert inodes[0][0] == inodes[0][1] and inodes[1][0] == inodes[1][1]  # linked on each new best
     assert inodes[2][0] == inodes[1][1] != inodes[2][1] and inodes[3][0] == inodes[1][1]
     assert not (backup / "epoch-2.npz").exists() and stop.best_epoch == 1
@@ -169,18 +164,13 @@ def test_best_weights_keep_the_best_epoch_and_load_back(tmp_path):
     at_epoch, writes = {}, []
     path = tmp_path / "checkpoints" / "best.weights.npz"
 
-    class Score(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            logs["val_score"] = scores[epoch]
-            at_epoch[epoch] = self.model.get_weights()
-
     class Watch(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
             writes.append(path.stat().st_mtime_ns if path.is_file() else None)
 
     stop = EarlyStopping(monitor="val_score", mode="max", patience=10, restore_best_weights=True, start_from_epoch=1,
                          best_path=path)
-    model.fit(x, y, batch_size=16, epochs=6, verbose=0, callbacks=[Score(), stop, Watch()])
+    model.fit(x, y, batch_size=16, epochs=6, verbose=0, callbacks=[_scores(scores, at_epoch), stop, Watch()])
     assert writes[0] is None  # epoch 0 (its 0.9 included) is within min_epochs
     assert writes[1] is not None and writes[2] != writes[1] and writes[3] == writes[2]
     assert writes[4] != writes[3] and writes[5] == writes[4] and stop.best_epoch == 4
@@ -190,3 +180,16 @@ def test_best_weights_keep_the_best_epoch_and_load_back(tmp_path):
     for saved, best in zip(fresh.get_weights(), at_epoch[4]):
         np.testing.assert_array_equal(saved, best)
     assert not all(np.array_equal(a, b) for a, b in zip(fresh.get_weights(), at_epoch[5]))
+
+
+def _scores(scores, at_epoch):
+    """A callback that logs `val_score` = `scores[epoch]` (a made-up validation score) and keeps each
+    epoch's weights in `at_epoch`."""
+    import keras
+
+    class Score(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            logs["val_score"] = scores[epoch]
+            at_epoch[epoch] = self.model.get_weights()
+
+    return Score()
