@@ -290,6 +290,12 @@ def federated_section(meta: dict[str, Any]) -> str:
                      f"norm {dp['clipping_norm']}")
     else:
         lines.append("- Differential privacy: none (the updates themselves are not protected)")
+    secure = fed.get("secure_aggregation")
+    if secure:
+        lines.append(f"- Secure aggregation: {secure['protocol']}; masked: {secure['what_is_masked']}; the sum "
+                     f"unmasks with {secure['reconstruction_threshold']} sites' key shares")
+    else:
+        lines.append("- Secure aggregation: none (the coordinator sees each site's weights)")
     if "batchnorm" in fed:
         lines.append(f"- Batch norm: {fed['batchnorm']}")
     return "\n".join(lines) + "\n\n"

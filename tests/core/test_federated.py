@@ -238,3 +238,38 @@ def test_a_killed_federation_resumes_from_its_last_aggregated_round(toy_target, 
     assert meta["metrics"]["test"]["accuracy"] > 0.6
     out = zoo("federate", "--resume", str(run), path=toy_target)
     assert out.returncode == 2 and "finished all 3 rounds" in out.stderr
+
+
+def _travelled(run) -> dict:
+    with np.load(run / "checkpoints" / "federation.npz") as saved:
+        return {k: saved[k] for k in saved.files if k != "state"}
+
+
+def test_secure_aggregation_unmasks_the_mean_of_the_sites_updates(toy_target, third_site, tmp_path):
+    args = ["--site", f"c={third_site / 'c.npz'}", "--rounds", "1", "--local-epochs", "2", "--strategy", "full"]
+    plain, _ = federate(toy_target, third_site, tmp_path / "plain", *args)
+    secure, meta = federate(toy_target, third_site, tmp_path / "secure", *args, "--secure-aggregation")
+    fed = meta["federated"]
+    assert fed["secure_aggregation"]["reconstruction_threshold"] == 3  # --min-sites: all three
+    payload = fed["travelling"]["bytes"]
+    for entry in fed["rounds_log"]:
+        train = entry["train"]
+        assert train["secure_aggregation"] == {"stages": 4, "sites_masked": 3}
+        assert sorted(train["sites"]) == ["a", "b", "c"] and train["failed"] == 0
+        # what came up is the protocol's keys, shares and masked updates, not the three sites' weights
+        assert train["bytes_up"] > 3 * payload
+    # the sites train the same way in both runs (same seeds): the unmasked mean is the plain FedAvg mean, up
+    # to SecAgg+'s quantisation (a step of 16 / 2**22 = 3.8e-6 in each site's weighted update)
+    a, b = _travelled(plain), _travelled(secure)
+    assert a and sorted(a) == sorted(b)
+    gap = max(float(np.abs(a[k] - b[k]).max()) for k in a)
+    assert gap < 2e-5, gap
+    # one more secure round moves the weights far more than that gap
+    out = zoo("federate", "--resume", str(secure), "--rounds", "2", path=toy_target, timeout=900)
+    assert out.returncode == 0, out.stderr[-3000:]
+    c = _travelled(secure)
+    step = max(float(np.abs(c[k] - b[k]).max()) for k in b)
+    assert step > 100 * gap, (step, gap)
+    fed = json.loads((secure / "zoo.json").read_text())["federated"]
+    assert [r["train"]["secure_aggregation"]["sites_masked"] for r in fed["rounds_log"]] == [3, 3]
+    assert "secure aggregation" in (secure / "MODEL_CARD.md").read_text().lower()

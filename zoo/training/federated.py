@@ -16,7 +16,9 @@ one of Flower's strategies:
 Only the weights that train travel (a linear probe sends its head, LoRA its adapters); the bytes
 of every message are counted from Flower's own records. `--dp-noise` / `--dp-clip` wrap the
 strategy in Flower's client-side fixed-clipping differential privacy (updates clipped at the site,
-Gaussian noise added to the aggregate).
+Gaussian noise added to the aggregate). `--secure-aggregation` runs Flower's SecAgg+ protocol in each
+training round (Bell et al. 2020): a site sends its update masked, and the coordinator learns only
+the sum over the sites, never one site's update (see `_SecureGrid`).
 
 The coordinator holds a held-out set (`--data`, by default the plugin's demo): the data-fitted
 preprocessing is fitted there and sent to the sites with each round's configuration, and the
@@ -99,6 +101,7 @@ class Federation:
     dp_noise: float | None = None
     dp_clip: float | None = None
     timeout_s: float = 3600.0
+    secure: bool = False  # SecAgg+: the coordinator sees only the sum of the sites' updates
     extra: dict = field(default_factory=dict)
     coordinator: Any = None  # a `flower_deploy.Coordinator`: Flower's deployment engine instead of its simulation
 
@@ -137,7 +140,7 @@ class Federation:
         return cls([Site.from_json(s) for s in fed["sites"]], rounds=int(fed["rounds"]),
                    local_epochs=int(fed["local_epochs"]), aggregation=fed["aggregation"], mu=float(fed.get("mu", 0.01)),
                    min_sites=fed.get("min_sites"), dp_noise=dp.get("noise_multiplier"), dp_clip=dp.get("clipping_norm"),
-                   coordinator=coordinator)
+                   secure=bool(fed.get("secure_aggregation")), coordinator=coordinator)
 
     def to_json(self) -> dict:
         engine = "flower simulation" if self.coordinator is None else "flower deployment"
@@ -151,7 +154,19 @@ class Federation:
         if self.dp_noise is not None:
             out["differential_privacy"] = {"kind": "client-side fixed clipping, Gaussian noise on the aggregate",
                                            "noise_multiplier": self.dp_noise, "clipping_norm": self.dp_clip}
+        if self.secure:
+            out["secure_aggregation"] = {
+                "protocol": "SecAgg+ (Flower's SecAggPlusWorkflow and secaggplus_mod)",
+                "what_is_masked": "each site's update (its trained weights minus the round's global weights), "
+                                  "weighted by its sample count; the coordinator unmasks only the sum",
+                "reconstruction_threshold": self.secure_threshold(),
+                "clipping_range": SECURE_CLIPPING_RANGE, "quantization_range": SECURE_QUANTIZATION_RANGE}
         return out
+
+    def secure_threshold(self) -> int:
+        """Sites whose key shares unmask a round: `--min-sites` (at least 2); fewer sites left and the
+        round cannot be unmasked."""
+        return max(2, self.min_sites or len(self.sites))
 
 
 def parse_sites(pairs: tuple[str, ...] | list[str], demo_sites: int | None = None,
@@ -559,7 +574,14 @@ def site_app(locate, private):
             return fixedclipping_mod(msg, context, call_next)
         return call_next(msg, context)
 
-    app = ClientApp(mods=[clipping])
+    def secure(msg, context, call_next):  # SecAgg+'s stages (a coordinator running --secure-aggregation)
+        if msg.metadata.message_type == "train" and SECAGG_RECORD in msg.content.config_records:
+            from flwr.client.mod import secaggplus_mod
+
+            return secaggplus_mod(msg, context, lambda inner, ctx: _masked_train(inner, ctx, call_next))
+        return call_next(msg, context)
+
+    app = ClientApp(mods=[secure, clipping])
 
     def local(context: Context) -> tuple[int, _Local]:
         index, site, plugin_name, recipe_dict, federation = locate(context)
@@ -601,7 +623,151 @@ def site_app(locate, private):
     return app
 
 
+def _masked_train(msg, context, call_next):
+    """A site's training inside SecAgg+'s masking stage: the round's instructions arrive as Flower's legacy
+    `FitIns`; the site trains as in any round (`call_next`: differential privacy's clipping, then `train`) and
+    answers its update (trained minus received weights) as a legacy `FitRes`, which `secaggplus_mod` masks."""
+    from flwr.app import Array, ArrayRecord, ConfigRecord, RecordDict
+    from flwr.common import Code, FitRes, Status, ndarrays_to_parameters
+    from flwr.compat.common import recorddict_compat as compat
+
+    config = dict(msg.content.config_records["fitins.config"])
+    keys = str(config.pop(SECURE_KEYS)).split(",")
+    start = msg.content.array_records["fitins.parameters"].to_numpy_ndarrays()
+    msg.content = RecordDict({"arrays": ArrayRecord({k: Array(a) for k, a in zip(keys, start)}),
+                              "config": ConfigRecord(config)})
+    reply = call_next(msg, context)
+    if reply.has_error():
+        return reply
+    trained = reply.content["arrays"]
+    update = [(trained[k].numpy() - a).astype(a.dtype) for k, a in zip(keys, start)]
+    metrics = dict(reply.content["metrics"])
+    reply.content = compat.fitres_to_recorddict(
+        FitRes(status=Status(Code.OK, ""), parameters=ndarrays_to_parameters(update),
+               num_examples=int(metrics["num-examples"]), metrics=metrics), keep_input=True)
+    return reply
+
+
 # --------------------------------------------------------------------------- the coordinator
+
+SECAGG_RECORD = "secaggplus_configs"  # the config record of SecAgg+'s messages (flwr's RECORD_KEY_CONFIGS)
+SECURE_KEYS = "zoo-secure-keys"  # the travelling weights' keys, in the order of a masked update
+SECURE_CLIPPING_RANGE = 8.0  # an update's entries are clipped to +-this before they are quantised and masked
+SECURE_QUANTIZATION_RANGE = 2 ** 22  # integer levels over the clipping range (a step of 3.8e-6)
+
+
+class _RoundInstructions:
+    """What Flower's `SecAggPlusWorkflow` asks of a legacy `Strategy` for one round: the sites and their
+    instructions (`configure_fit`), and, at the end, the unmasked mean (`aggregate_fit`, kept here)."""
+
+    def __init__(self, nodes: list[int], fitins):
+        self.nodes, self.fitins = nodes, fitins
+        self.results: list | None = None
+        self.failures: list = []
+
+    def configure_fit(self, server_round, parameters, client_manager):
+        from types import SimpleNamespace
+
+        return [(SimpleNamespace(node_id=node), self.fitins) for node in self.nodes]
+
+    def aggregate_fit(self, server_round, results, failures):
+        self.results, self.failures = list(results), list(failures)
+        return (self.results[0][1].parameters if self.results else None), {}
+
+
+class _SecureGrid:
+    """A grid whose training rounds run Flower's SecAgg+ protocol with the sites the strategy picked.
+
+    The strategy (FedAvg, FedProx, either wrapped in differential privacy) sends its round's training
+    messages as in any round. This grid runs SecAgg+'s four stages with those sites instead: setup
+    (keys), key sharing, masked updates (each site trains, then sends its update weighted by its sample
+    count, quantised and masked), and unmasking (the sites' key shares remove the masks of the sum, the
+    masks of a site that dropped out included when `reconstruction_threshold` sites remain). The
+    coordinator learns the sample-weighted mean update and each site's metrics, never one site's
+    weights. It answers the strategy with each site's reply carrying the round's global weights plus
+    that mean, so the strategy's aggregation (of identical arrays) gives it back, and differential
+    privacy adds its noise to it as it would to a plain mean.
+
+    `traffic[server_round]`: the protocol's bytes, up and down, over its four stages.
+    """
+
+    def __init__(self, grid, federation: Federation, max_weight: float):
+        self._grid = grid
+        self._federation = federation
+        self._max_weight = float(max(1.0, max_weight))
+        self.traffic: dict[int, dict] = {}
+
+    def __getattr__(self, name):
+        return getattr(self._grid, name)
+
+    def send_and_receive(self, messages, *, timeout=None):
+        messages = list(messages)
+        if not messages or messages[0].metadata.message_type != "train":
+            return self._grid.send_and_receive(messages, timeout=timeout)
+        from flwr.app import Array, ArrayRecord, ConfigRecord, Context, MetricRecord, RecordDict
+        from flwr.common import FitIns, ndarrays_to_parameters, parameters_to_ndarrays
+        from flwr.compat.common import recorddict_compat as compat
+        from flwr.server import LegacyContext
+        from flwr.server.workflow import SecAggPlusWorkflow
+
+        arrays, config = messages[0].content["arrays"], messages[0].content["config"]
+        keys = list(arrays.keys())
+        start = [arrays[k].numpy() for k in keys]
+        server_round = int(config.get("server-round", 0))
+        nodes = [m.metadata.dst_node_id for m in messages]
+        instructions = _RoundInstructions(nodes, FitIns(ndarrays_to_parameters(start),
+                                                        {**dict(config), SECURE_KEYS: ",".join(keys)}))
+        context = LegacyContext(Context(run_id=0, node_id=0, node_config={}, state=RecordDict(), run_config={}),
+                                strategy=instructions)
+        context.state.config_records["config"] = ConfigRecord({"current_round": server_round})
+        context.state.array_records["parameters"] = ArrayRecord()
+        capture = _ProtocolTraffic(self._grid)
+        threshold = self._federation.secure_threshold()
+        workflow = SecAggPlusWorkflow(num_shares=1.0, reconstruction_threshold=min(1.0, threshold / len(nodes)),
+                                      max_weight=self._max_weight, clipping_range=SECURE_CLIPPING_RANGE,
+                                      quantization_range=SECURE_QUANTIZATION_RANGE, timeout=timeout)
+        workflow(capture, context)
+        self.traffic[server_round] = {"stages": capture.stages, "bytes_down": capture.down, "bytes_up": capture.up,
+                                      "sites_masked": len(instructions.results or [])}
+        if not instructions.results:
+            raise ZooError(f"round {server_round}: secure aggregation could not unmask the sum: fewer than "
+                           f"{threshold} of the {len(nodes)} sites answered every stage of SecAgg+ (rerun with "
+                           "-v to see the sites' errors); bring the sites back and continue with zoo federate "
+                           "--resume RUN")
+        mean = parameters_to_ndarrays(instructions.results[0][1].parameters)
+        averaged = ArrayRecord({k: Array((a + d).astype(a.dtype)) for k, a, d in zip(keys, start, mean)})
+        replies = []
+        for reply in capture.masked:
+            fitres = compat.recorddict_to_fitres(reply.content, keep_input=True)
+            reply.content = RecordDict({"arrays": averaged, "metrics": MetricRecord(
+                {k: v for k, v in fitres.metrics.items() if isinstance(v, (int, float))})})
+            replies.append(reply)
+        return replies
+
+
+class _ProtocolTraffic:
+    """The grid SecAgg+ runs on: counts its bytes and stages and keeps the masked-update replies (whose
+    legacy `FitRes` holds each site's sample count and metrics, its arrays cleared by the mask)."""
+
+    def __init__(self, grid):
+        self._grid = grid
+        self.stages = 0
+        self.down = self.up = 0
+        self.masked: list = []
+
+    def __getattr__(self, name):
+        return getattr(self._grid, name)
+
+    def send_and_receive(self, messages, *, timeout=None):
+        messages = list(messages)
+        self.stages += 1
+        self.down += sum(_record_bytes(m.content) for m in messages)
+        replies = list(self._grid.send_and_receive(messages, timeout=timeout))
+        valid = [r for r in replies if not r.has_error()]
+        self.up += sum(_record_bytes(r.content) for r in valid)
+        self.masked += [r for r in valid if "fitres.metrics" in r.content.config_records]
+        return replies
+
 
 GATHER_SECONDS = 120  # how long the first round waits for every site to come online
 RETRY_PAUSES = (2.0, 5.0, 10.0)  # pauses before a site whose process went away is asked again, within the round
@@ -694,6 +860,11 @@ class _CountingGrid:
         part = "train" if kind == "train" else "evaluate"
         entry[part] = {"sites": answered, "failed": len(failed), "failed_sites": failed_sites, "retried": retried,
                        "bytes_down": down, "bytes_up": sum(_record_bytes(r.content) for r in valid)}
+        protocol = (getattr(self._grid, "traffic", None) or {}).pop(round_ - self.offset, None)
+        if part == "train" and protocol:  # secure aggregation: what crossed the network is the protocol's
+            entry[part].update(bytes_down=protocol["bytes_down"], bytes_up=protocol["bytes_up"],
+                               secure_aggregation={"stages": protocol["stages"],
+                                                   "sites_masked": protocol["sites_masked"]})
         self.metrics.setdefault(round_, {})[part] = [
             (float(r.content["metrics"]["num-examples"]),
              {k: float(v) for k, v in r.content["metrics"].items() if k not in ("num-examples", "site")})
@@ -729,7 +900,11 @@ def _record_bytes(content) -> int:
     for record in content.array_records.values():
         total += sum(len(array.data) for array in record.values())
     for record in content.config_records.values():
-        total += sum(len(v) for v in record.values() if isinstance(v, bytes))
+        for value in record.values():
+            if isinstance(value, bytes):
+                total += len(value)
+            elif isinstance(value, list):
+                total += sum(len(v) for v in value if isinstance(v, bytes))
     return total
 
 
@@ -833,7 +1008,9 @@ def federate(plugin, recipe: Recipe, federation: Federation, data: str | None = 
                           "travelling": {"weights": len(travel),
                                          "parameters": int(sum(int(np.prod(weights[i].shape)) for i in travel)),
                                          "bytes": int(sum(weights[i].numpy().nbytes for i in travel))},
-                          "leaves_a_site": "trained weights (and each site's sample count, the aggregation weight"
+                          "leaves_a_site": ("its update to the weights that train, masked by SecAgg+" if federation.secure
+                                            else "trained weights")
+                                           + " (and each site's sample count, the aggregation weight"
                                            + ("; before the first round, its class names and input shapes, to "
                                               "check them" if deployed else "")
                                            + "); no inputs, labels or predictions"},
@@ -850,7 +1027,7 @@ def federate(plugin, recipe: Recipe, federation: Federation, data: str | None = 
                 meta["federated"]["samples_per_site"] = counts
                 meta["samples"]["train"] = sum(c["train"] for c in counts.values())
             else:
-                grid = _simulate(plugin, recipe, federation, model, travel, base, run, done, state)
+                grid = _simulate(plugin, recipe, federation, model, travel, base, run, done, state, counts)
                 rounds_log, rows = [grid.rounds[r] for r in sorted(grid.rounds) if r], grid.history()
             state = {"rounds_log": state["rounds_log"] + rounds_log, "history": state["history"] + rows}
         _write_history(run, state["history"])
@@ -934,11 +1111,12 @@ def _version(name: str) -> str | None:
 
 
 def serve(grid, federation: Federation, travel: list[int], arrays: list[np.ndarray], base: dict[int, np.ndarray],
-          run: Path, done: int, state: dict) -> tuple[list[np.ndarray], _CountingGrid]:
+          run: Path, done: int, state: dict, counts: dict | None = None) -> tuple[list[np.ndarray], _CountingGrid]:
     """The coordinator's rounds `done + 1 .. federation.rounds` on a Flower grid, in either engine.
 
     `arrays`: the travelling weights to start from; `base`: the data-fitted preprocessing the sites
-    receive with each round's configuration. Each aggregated round is checkpointed into `run`.
+    receive with each round's configuration; `counts`: the sites' sample counts (`{name: {"train": n}}`),
+    which size secure aggregation's weights. Each aggregated round is checkpointed into `run`.
     Returns the final travelling weights and the counting grid (its rounds, its history).
     """
     from flwr.app import ConfigRecord
@@ -946,6 +1124,9 @@ def serve(grid, federation: Federation, travel: list[int], arrays: list[np.ndarr
     initial = arrays_record(travel, arrays)
     config = ConfigRecord({"base": pack(base)} if base else {})
     strategy = _strategy(federation, len(federation.sites))
+    if federation.secure:
+        largest = max([int(c.get("train", 0)) for c in (counts or {}).values()] or [0])
+        grid = _SecureGrid(grid, federation, max_weight=largest or 100_000)
     counting = _CountingGrid(grid, federation.sites, offset=done, minimum=federation.min_sites)
 
     def aggregated(server_round: int, arrays) -> None:  # Flower calls it after each round (and before the first)
@@ -966,7 +1147,8 @@ def serve(grid, federation: Federation, travel: list[int], arrays: list[np.ndarr
     return [values[i] for i in travel], counting
 
 
-def _simulate(plugin, recipe, federation: Federation, model, travel, base, run: Path, done: int, state: dict):
+def _simulate(plugin, recipe, federation: Federation, model, travel, base, run: Path, done: int, state: dict,
+              counts: dict | None = None):
     """Rounds `done + 1 .. federation.rounds` in Flower's simulation engine; the counting grid (its rounds)."""
     import os
 
@@ -983,7 +1165,7 @@ def _simulate(plugin, recipe, federation: Federation, model, travel, base, run: 
     @server.main()
     def main(grid: Grid, context: Context):
         try:
-            out["arrays"], out["grid"] = serve(grid, federation, travel, arrays, based, run, done, state)
+            out["arrays"], out["grid"] = serve(grid, federation, travel, arrays, based, run, done, state, counts)
         except BaseException as exc:  # noqa: BLE001 - reported after the engine shut down
             out["error"] = exc
 

@@ -326,7 +326,7 @@ def deployed_server_app():
             with np.load(folder / "start.npz") as saved:
                 arrays = [saved[f"w{i}"] for i in travel]
                 base = {int(i): saved[f"b{i}"] for i in job["base"]}
-            final, counting = serve(grid, federation, travel, arrays, base, run, done, job["state"])
+            final, counting = serve(grid, federation, travel, arrays, base, run, done, job["state"], counts)
             outcome = {"rounds_log": [counting.rounds[r] for r in sorted(counting.rounds) if r],
                        "history": counting.history(), "counts": counts}
             write_npz(folder / "result.npz", {**{f"w{i}": a for i, a in zip(travel, final)},
