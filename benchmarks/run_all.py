@@ -21,7 +21,8 @@ from _common import machine
 
 HERE = Path(__file__).parent
 SCRIPTS = ["cli_startup", "finetune_overhead", "linear_probe_cache", "input_pipeline", "export", "fraud", "flops",
-           "predict_memory", "model_select", "int8", "qa", "detection", "federated"]
+           "predict_memory", "model_select", "int8", "qa", "detection", "federated",
+           "federated_secure"]
 
 
 def rows_of(result) -> list[dict]:

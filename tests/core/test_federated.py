@@ -273,3 +273,32 @@ def test_secure_aggregation_unmasks_the_mean_of_the_sites_updates(toy_target, th
     fed = json.loads((secure / "zoo.json").read_text())["federated"]
     assert [r["train"]["secure_aggregation"]["sites_masked"] for r in fed["rounds_log"]] == [3, 3]
     assert "secure aggregation" in (secure / "MODEL_CARD.md").read_text().lower()
+
+
+def test_a_site_killed_in_a_secure_round_is_unmasked_without_it(toy_target, third_site, tmp_path):
+    import os
+    import signal
+
+    runs = tmp_path / "runs"
+    proc = _start(toy_target, third_site, runs, "--rounds", "4", "--local-epochs", "4", "--min-sites", "2",
+                  "--strategy", "full", "--secure-aggregation")
+    victims = _wait(lambda: _aggregated(runs) >= 1 and _processes(proc.pid, "ray::ClientAppActor.run"), proc)
+    os.kill(victims[0], signal.SIGKILL)
+    _, err = proc.communicate(timeout=900)
+    assert proc.returncode == 0, err[-3000:]
+    (run,) = runs.iterdir()
+    meta = json.loads((run / "zoo.json").read_text())
+    fed = meta["federated"]
+    assert fed["secure_aggregation"]["reconstruction_threshold"] == 2 and fed["aggregated_rounds"] == 4
+    trains = [r["train"] for r in fed["rounds_log"]]
+    assert trains[0]["secure_aggregation"]["sites_masked"] == 3
+    # every round unmasked a sum: the sites that answered every stage, at least --min-sites of them
+    assert all(t["secure_aggregation"]["sites_masked"] == len(t["sites"]) >= 2 for t in trains), trains
+    assert all(len(t["sites"]) + t["failed"] == 3 and len(t["failed_sites"]) == t["failed"] for t in trains), trains
+    evaluates = [r["evaluate"] for r in fed["rounds_log"]]
+    # the kill cost an attempt: a site asked again within a stage of SecAgg+ (or in an evaluation), or a site
+    # that dropped out of a training round, its masks removed with the others' key shares
+    assert any(t["failed"] or t["retried"] for t in trains) or any(e["failed"] or e["retried"] for e in evaluates), \
+        fed["rounds_log"]
+    assert all(set(t["retried"] + t["failed_sites"]) <= {"a", "b", "c"} for t in trains), trains
+    assert meta["status"] == "complete" and meta["metrics"]["test"]["accuracy"] > 0.6

@@ -129,6 +129,20 @@ def test_a_deployed_federation_over_tls_is_an_ordinary_run(toy_target, sites, tm
     assert out.returncode == 0, out.stderr
 
 
+def test_a_deployed_federation_runs_secure_aggregation_between_real_processes(toy_target, sites, tmp_path):
+    code, out, err, runs, members, left = _federation(
+        toy_target, sites, tmp_path, {"a": sites / "a.npz", "b": sites / "b.npz"}, ["--insecure"], ["--insecure"],
+        "--rounds", "2", "--strategy", "full", "--secure-aggregation")
+    assert code == 0, err[-3000:]
+    (run,) = runs.iterdir()
+    fed = json.loads((run / "zoo.json").read_text())["federated"]
+    assert fed["engine"] == "flower deployment" and fed["secure_aggregation"]["reconstruction_threshold"] == 2
+    for entry in fed["rounds_log"]:  # SecAgg+'s four stages between the SuperLink and two SuperNodes
+        assert entry["train"]["secure_aggregation"] == {"stages": 4, "sites_masked": 2}
+        assert sorted(entry["train"]["sites"]) == ["a", "b"] and entry["train"]["failed"] == 0
+    assert all(member.returncode == 0 for member in members)
+
+
 def test_a_site_that_cannot_join_is_named_before_any_round(toy_target, sites, tmp_path):
     # site b lacks a class: refused when the sites describe their data, before round 1
     code, _, err, runs, _, _ = _federation(toy_target, sites, tmp_path, {"a": sites / "a.npz",

@@ -727,8 +727,10 @@ class _SecureGrid:
                                       max_weight=self._max_weight, clipping_range=SECURE_CLIPPING_RANGE,
                                       quantization_range=SECURE_QUANTIZATION_RANGE, timeout=timeout)
         workflow(capture, context)
+        masked = {r.metadata.src_node_id for r in capture.masked}
         self.traffic[server_round] = {"stages": capture.stages, "bytes_down": capture.down, "bytes_up": capture.up,
-                                      "sites_masked": len(instructions.results or [])}
+                                      "sites_masked": len(instructions.results or []),
+                                      "dropped": [n for n in nodes if n not in masked], "retried": capture.retried}
         if not instructions.results:
             raise ZooError(f"round {server_round}: secure aggregation could not unmask the sum: fewer than "
                            f"{threshold} of the {len(nodes)} sites answered every stage of SecAgg+ (rerun with "
@@ -754,15 +756,17 @@ class _ProtocolTraffic:
         self.stages = 0
         self.down = self.up = 0
         self.masked: list = []
+        self.retried: list[int] = []  # node ids asked again within a stage (the stage's state is the site's)
 
     def __getattr__(self, name):
         return getattr(self._grid, name)
 
     def send_and_receive(self, messages, *, timeout=None):
-        messages = list(messages)
         self.stages += 1
-        self.down += sum(_record_bytes(m.content) for m in messages)
-        replies = list(self._grid.send_and_receive(messages, timeout=timeout))
+        replies, _, down, again = _asked_again(self._grid, list(messages), timeout,
+                                               f"secure aggregation stage {self.stages}")
+        self.down += down
+        self.retried += again
         valid = [r for r in replies if not r.has_error()]
         self.up += sum(_record_bytes(r.content) for r in valid)
         self.masked += [r for r in valid if "fitres.metrics" in r.content.config_records]
@@ -814,41 +818,14 @@ class _CountingGrid:
         return nodes
 
     def send_and_receive(self, messages, *, timeout=None):
-        import time
-
-        from flwr.app import Message
-        from flwr.common.constant import ErrorCode
-
-        own_code = (ErrorCode.LOAD_CLIENT_APP_EXCEPTION, ErrorCode.CLIENT_APP_RAISED_EXCEPTION)
         messages = list(messages)
         if not messages:
             return []
-        down = sum(_record_bytes(m.content) for m in messages)
         kind = messages[0].metadata.message_type
         round_ = int(messages[0].content["config"].get("server-round", 0)) + self.offset
-        deadline = None if timeout is None else time.monotonic() + timeout  # the round's time, retries included
-        replies = list(self._grid.send_and_receive(messages, timeout=timeout))
-        sent = {m.metadata.message_id: m.metadata.dst_node_id for m in messages}
-        retried: list[str] = []
-        for pause in RETRY_PAUSES:
-            # a site whose process went away (killed, out of memory, restarting) is asked again this round;
-            # an exception raised by the site's own code would only repeat, so that site is not
-            lost = [r for r in replies if r.has_error() and r.error.code not in own_code]
-            if not lost or (deadline is not None and time.monotonic() + pause >= deadline):
-                break
-            lost_ids = {r.metadata.reply_to_message_id for r in lost}
-            again = [m for m in messages if m.metadata.message_id in lost_ids]
-            names = [self._site_of(m.metadata.dst_node_id) for m in again]
-            retried += names
-            log.warning("round %d %s: %s lost its process; asked again in %.0f s", round_, kind, ", ".join(names), pause)
-            time.sleep(pause)
-            messages = [Message(content=m.content, dst_node_id=m.metadata.dst_node_id,
-                                message_type=m.metadata.message_type, group_id=m.metadata.group_id) for m in again]
-            down += sum(_record_bytes(m.content) for m in messages)
-            left = None if deadline is None else deadline - time.monotonic()
-            answers = list(self._grid.send_and_receive(messages, timeout=left))
-            sent.update({m.metadata.message_id: m.metadata.dst_node_id for m in messages})
-            replies = [r for r in replies if r.metadata.reply_to_message_id not in lost_ids] + answers
+        replies, sent, down, again = _asked_again(self._grid, messages, timeout, f"round {round_} {kind}",
+                                                  self._site_of)
+        retried = [self._site_of(node) for node in again]
         valid = [r for r in replies if not r.has_error()]
         for r in valid:
             self._nodes[r.metadata.src_node_id] = int(r.content["metrics"]["site"])
@@ -862,9 +839,13 @@ class _CountingGrid:
                        "bytes_down": down, "bytes_up": sum(_record_bytes(r.content) for r in valid)}
         protocol = (getattr(self._grid, "traffic", None) or {}).pop(round_ - self.offset, None)
         if part == "train" and protocol:  # secure aggregation: what crossed the network is the protocol's
+            dropped = [self._site_of(node) for node in protocol["dropped"]]  # their masks were removed for them
             entry[part].update(bytes_down=protocol["bytes_down"], bytes_up=protocol["bytes_up"],
+                               failed=len(dropped), failed_sites=dropped,
+                               retried=sorted({self._site_of(node) for node in protocol["retried"]}),
                                secure_aggregation={"stages": protocol["stages"],
                                                    "sites_masked": protocol["sites_masked"]})
+            failed_sites, failed = dropped, ["dropped out of SecAgg+"] * len(dropped)
         self.metrics.setdefault(round_, {})[part] = [
             (float(r.content["metrics"]["num-examples"]),
              {k: float(v) for k, v in r.content["metrics"].items() if k not in ("num-examples", "site")})
@@ -893,6 +874,41 @@ class _CountingGrid:
                         row[key] = sum(n * v for n, v in have) / weight
             rows.append(row)
         return rows
+
+
+def _asked_again(grid, messages: list, timeout: float | None, what: str, name=str):
+    """`grid.send_and_receive(messages)`, asking again (after `RETRY_PAUSES`, within `timeout`) the sites whose
+    process went away (killed, out of memory, restarting); an exception raised by the site's own code would only
+    repeat, so that site is not. Returns `(replies, {message id: node id}, bytes sent, node ids asked again)`."""
+    import time
+
+    from flwr.app import Message
+    from flwr.common.constant import ErrorCode
+
+    own_code = (ErrorCode.LOAD_CLIENT_APP_EXCEPTION, ErrorCode.CLIENT_APP_RAISED_EXCEPTION)
+    down = sum(_record_bytes(m.content) for m in messages)
+    deadline = None if timeout is None else time.monotonic() + timeout  # the round's time, retries included
+    replies = list(grid.send_and_receive(messages, timeout=timeout))
+    sent = {m.metadata.message_id: m.metadata.dst_node_id for m in messages}
+    retried: list[int] = []
+    for pause in RETRY_PAUSES:
+        lost = [r for r in replies if r.has_error() and r.error.code not in own_code]
+        if not lost or (deadline is not None and time.monotonic() + pause >= deadline):
+            break
+        lost_ids = {r.metadata.reply_to_message_id for r in lost}
+        again = [m for m in messages if m.metadata.message_id in lost_ids]
+        retried += [m.metadata.dst_node_id for m in again]
+        log.warning("%s: %s lost its process; asked again in %.0f s", what,
+                    ", ".join(name(m.metadata.dst_node_id) for m in again), pause)
+        time.sleep(pause)
+        messages = [Message(content=m.content, dst_node_id=m.metadata.dst_node_id,
+                            message_type=m.metadata.message_type, group_id=m.metadata.group_id) for m in again]
+        down += sum(_record_bytes(m.content) for m in messages)
+        left = None if deadline is None else deadline - time.monotonic()
+        answers = list(grid.send_and_receive(messages, timeout=left))
+        sent.update({m.metadata.message_id: m.metadata.dst_node_id for m in messages})
+        replies = [r for r in replies if r.metadata.reply_to_message_id not in lost_ids] + answers
+    return replies, sent, down, retried
 
 
 def _record_bytes(content) -> int:
