@@ -284,18 +284,14 @@ def federated_section(meta: dict[str, Any]) -> str:
              f"- What left a site: {fed['leaves_a_site']}; {fed['travelling']['parameters']:,} parameters "
              f"({fed['travelling']['bytes']:,} bytes) per site per round",
              "- The data-fitted preprocessing was fitted on the coordinator's held-out data and sent to the sites"]
-    dp = fed.get("differential_privacy")
-    if dp:
-        lines.append(f"- Differential privacy: {dp['kind']}, noise multiplier {dp['noise_multiplier']}, clipping "
-                     f"norm {dp['clipping_norm']}")
-    else:
-        lines.append("- Differential privacy: none (the updates themselves are not protected)")
-    secure = fed.get("secure_aggregation")
-    if secure:
-        lines.append(f"- Secure aggregation: {secure['protocol']}; masked: {secure['what_is_masked']}; the sum "
-                     f"unmasks with {secure['reconstruction_threshold']} sites' key shares")
-    else:
-        lines.append("- Secure aggregation: none (the coordinator sees each site's weights)")
+    dp, secure = fed.get("differential_privacy"), fed.get("secure_aggregation")
+    lines.append("- Differential privacy: " + (
+        f"{dp['kind']}, noise multiplier {dp['noise_multiplier']}, clipping norm {dp['clipping_norm']}" if dp
+        else "none (the updates themselves are not protected)"))
+    lines.append("- Secure aggregation: " + (
+        f"{secure['protocol']}; masked: {secure['what_is_masked']}; the sum unmasks with "
+        f"{secure['reconstruction_threshold']} sites' key shares" if secure
+        else "none (the coordinator sees each site's weights)"))
     if "batchnorm" in fed:
         lines.append(f"- Batch norm: {fed['batchnorm']}")
     return "\n".join(lines) + "\n\n"
