@@ -487,8 +487,8 @@ def federate(plugin_name, sites, demo_sites, data, rounds, local_epochs, aggrega
     plugin = registry.get_plugin(plugin_name)
     recipe = plugin.resolve_recipe(config, overrides)
     result = run_federate(plugin, recipe, federation, data=data, runs_dir=runs_dir)
-    _echo_result(result, f"rounds: {rounds} x {local_epochs} local epoch(s), {len(federation.sites)} sites, "
-                         f"{aggregation}")
+    _echo_result(result, f"rounds: {result.epochs_run} x {local_epochs} local epoch(s), {len(federation.sites)} "
+                         f"sites, {aggregation} ({result.stopped_by})")
 
 
 @cli.command()

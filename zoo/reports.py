@@ -284,6 +284,11 @@ def federated_section(meta: dict[str, Any]) -> str:
              f"- What left a site: {fed['leaves_a_site']}; {fed['travelling']['parameters']:,} parameters "
              f"({fed['travelling']['bytes']:,} bytes) per site per round",
              "- The data-fitted preprocessing was fitted on the coordinator's held-out data and sent to the sites"]
+    kept = fed.get("best_round")
+    if kept:
+        lines.append(f"- Model: the global weights after round {kept['round']} of the {fed['aggregated_rounds']} "
+                     f"aggregated (best {kept['monitor']} on the sites' validation, sample-weighted: "
+                     f"{kept['value']:.4f})")
     dp, secure = fed.get("differential_privacy"), fed.get("secure_aggregation")
     lines.append("- Differential privacy: " + (
         f"{dp['kind']}, noise multiplier {dp['noise_multiplier']}, clipping norm {dp['clipping_norm']}" if dp

@@ -302,3 +302,37 @@ def test_a_site_killed_in_a_secure_round_is_unmasked_without_it(toy_target, thir
         fed["rounds_log"]
     assert all(set(t["retried"] + t["failed_sites"]) <= {"a", "b", "c"} for t in trains), trains
     assert meta["status"] == "complete" and meta["metrics"]["test"]["accuracy"] > 0.6
+
+
+def test_the_best_round_is_kept_and_early_stopping_ends_the_federation(toy_target, sites, tmp_path):
+    import csv
+
+    import keras
+
+    run, meta = federate(toy_target, sites, tmp_path / "runs", "--rounds", "12", "--strategy", "full",
+                         "--patience", "2", "--learning-rate", "0.1")
+    fed = meta["federated"]
+    assert fed["keeps_best_round"] == {"monitor": "val_accuracy", "mode": "max", "patience": 2, "min_rounds": 0}
+    with open(run / "history.csv", newline="") as fh:
+        rows = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(fh)]
+    done = fed["aggregated_rounds"]
+    assert len(rows) == done == len(fed["rounds_log"])
+    # the kept round is the best of the sites' validation accuracy (a tie goes to the lower validation loss)
+    top = max(r["val_accuracy"] for r in rows)
+    kept = min((r for r in rows if r["val_accuracy"] == top), key=lambda r: (r["val_loss"], r["epoch"]))
+    best = fed["best_round"]
+    assert best["round"] == int(kept["epoch"]) + 1 and best["value"] == pytest.approx(top)
+    # early stopping: the federation ended `patience` rounds after the monitor last improved, short of the 12
+    first = next(int(r["epoch"]) + 1 for r in rows if r["val_accuracy"] == top)
+    assert done < 12 and done - first == 2, (done, first, rows)
+    assert meta["stopped_by"].startswith(f"early stopping on the sites' val_accuracy (patience 2 rounds) after {done}")
+    # model.keras is the kept round's global model, not the last round's
+    model = keras.saving.load_model(run / "model.keras", compile=False)
+    with np.load(run / "checkpoints" / "best.federation.npz") as kept_w, \
+            np.load(run / "checkpoints" / "federation.npz") as last_w:
+        names = [k for k in kept_w.files]
+        assert names and all(np.array_equal(model.weights[int(k[1:])].numpy(), kept_w[k]) for k in names)
+        assert best["round"] < done and any(not np.array_equal(kept_w[k], last_w[k]) for k in names)
+    assert f"after round {best['round']} of the {done} aggregated" in (run / "MODEL_CARD.md").read_text()
+    out = zoo("federate", "--resume", str(run), path=toy_target)
+    assert out.returncode == 2 and f"early stopping ended it after {done} of 12 rounds" in out.stderr

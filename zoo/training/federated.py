@@ -102,6 +102,9 @@ class Federation:
     dp_clip: float | None = None
     timeout_s: float = 3600.0
     secure: bool = False  # SecAgg+: the coordinator sees only the sum of the sites' updates
+    # the best round kept, early stopping on it: {"monitor", "mode", "patience", "min_rounds"} (zoo finetune's
+    # best epoch and early stopping, over rounds and the sites' validation metrics); None keeps the last round
+    watch: dict | None = None
     extra: dict = field(default_factory=dict)
     coordinator: Any = None  # a `flower_deploy.Coordinator`: Flower's deployment engine instead of its simulation
 
@@ -140,7 +143,8 @@ class Federation:
         return cls([Site.from_json(s) for s in fed["sites"]], rounds=int(fed["rounds"]),
                    local_epochs=int(fed["local_epochs"]), aggregation=fed["aggregation"], mu=float(fed.get("mu", 0.01)),
                    min_sites=fed.get("min_sites"), dp_noise=dp.get("noise_multiplier"), dp_clip=dp.get("clipping_norm"),
-                   secure=bool(fed.get("secure_aggregation")), coordinator=coordinator)
+                   secure=bool(fed.get("secure_aggregation")), watch=fed.get("keeps_best_round"),
+                   coordinator=coordinator)
 
     def to_json(self) -> dict:
         engine = "flower simulation" if self.coordinator is None else "flower deployment"
@@ -154,6 +158,8 @@ class Federation:
         if self.dp_noise is not None:
             out["differential_privacy"] = {"kind": "client-side fixed clipping, Gaussian noise on the aggregate",
                                            "noise_multiplier": self.dp_noise, "clipping_norm": self.dp_clip}
+        if self.watch:
+            out["keeps_best_round"] = dict(self.watch)
         if self.secure:
             out["secure_aggregation"] = {
                 "protocol": "SecAgg+ (Flower's SecAggPlusWorkflow and secaggplus_mod)",
@@ -959,6 +965,10 @@ def federate(plugin, recipe: Recipe, federation: Federation, data: str | None = 
                                        stopwatch)
 
     federation.validate()
+    if recipe.patience > 0:  # as zoo finetune keeps its best epoch and stops early
+        monitor, mode = plugin.task.resolved_monitor()
+        federation.watch = {"monitor": monitor, "mode": mode, "patience": recipe.patience,
+                            "min_rounds": recipe.min_epochs}
     deployed = federation.coordinator is not None
     require_flower(simulation=not deployed)
     if deployed:
@@ -990,6 +1000,8 @@ def federate(plugin, recipe: Recipe, federation: Federation, data: str | None = 
         run = Path(resume)
         meta = rundir.read_run(run, require_complete=False)
         done, state = read_checkpoint(run, travel)
+        if meta.get("status") == "complete" and state.get("best"):
+            state["best"]["wait"] = 0  # more rounds asked of a finished federation: its patience starts again
         set_indexed(model, state["arrays"])
         meta.update(status="running", recipe=recipe.to_dict())
         meta.pop("error", None)
@@ -1053,13 +1065,20 @@ def federate(plugin, recipe: Recipe, federation: Federation, data: str | None = 
         meta["error"] = f"{type(exc).__name__}: {exc}"
         rundir.write_json(run / rundir.RUN_FILE, meta)
         raise
-    meta["federated"].update(rounds_log=state["rounds_log"], aggregated_rounds=federation.rounds)
+    aggregated, saved = read_checkpoint(run, travel)
+    kept = saved.get("best")
+    meta["federated"].update(rounds_log=state["rounds_log"], aggregated_rounds=aggregated, best_round=kept)
     if federation.aggregation == "fedbn":
         meta["federated"]["batchnorm"] = ("stays at each site (sites/NAME/batchnorm.weights.npz, on the site's disk); "
                                           "model.keras carries the coordinator's starting batch norm")
     lap("train")
-    return _finish(plugin, recipe, coordinator, parts, run, meta, f"{federation.rounds} federated rounds",
-                   federation.rounds, None, timings, lap)
+    stopped_by = f"{aggregated} federated rounds"
+    if aggregated < federation.rounds:
+        stopped_by = (f"early stopping on the sites' {federation.watch['monitor']} (patience "
+                      f"{federation.watch['patience']} rounds) after {aggregated} of {federation.rounds} rounds")
+    if kept:
+        stopped_by += f"; round {kept['round']} kept (best {kept['monitor']} {kept['value']:.4f})"
+    return _finish(plugin, recipe, coordinator, parts, run, meta, stopped_by, aggregated, None, timings, lap)
 
 
 def write_checkpoint(run: Path, round_: int, travel: list[int], arrays: list[np.ndarray], state: dict) -> None:
@@ -1110,6 +1129,9 @@ def resume_federation(run: str | Path, rounds: int | None = None, runs_dir: str 
     done = int(fed.get("aggregated_rounds", 0))
     if meta.get("status") == "complete" and federation.rounds <= done:
         raise ConfigError(f"{run} finished all {done} rounds; give --rounds above {done} to train longer")
+    if meta.get("status") == "complete" and rounds is None:
+        raise ConfigError(f"{run} is complete: early stopping ended it after {done} of {federation.rounds} rounds; "
+                          f"give --rounds above {done} to train longer")
     if federation.rounds < done:
         raise ConfigError(f"--rounds {federation.rounds} is below the {done} rounds {run} has already aggregated")
     plugin = registry.get_plugin(meta["plugin"])
@@ -1144,23 +1166,93 @@ def serve(grid, federation: Federation, travel: list[int], arrays: list[np.ndarr
         largest = max([int(c.get("train", 0)) for c in (counts or {}).values()] or [0])
         grid = _SecureGrid(grid, federation, max_weight=largest or 100_000)
     counting = _CountingGrid(grid, federation.sites, offset=done, minimum=federation.min_sites)
+    best = _BestRound(federation.watch, run, travel, state.get("best"))
 
     def aggregated(server_round: int, arrays) -> None:  # Flower calls it after each round (and before the first)
         if server_round:
-            so_far = {"rounds_log": state["rounds_log"] + [counting.rounds[r] for r in sorted(counting.rounds) if r],
-                      "history": state["history"] + counting.history()}
+            history = state["history"] + counting.history()
             values = record_values(arrays)
-            write_checkpoint(run, done + server_round, travel, [values[i] for i in travel], so_far)
+            current = [values[i] for i in travel]
+            best.see(done + server_round, history[-1] if history else {}, current)
+            so_far = {"rounds_log": state["rounds_log"] + [counting.rounds[r] for r in sorted(counting.rounds) if r],
+                      "history": history, "best": best.state()}
+            write_checkpoint(run, done + server_round, travel, current, so_far)
+            if best.stop_training:
+                raise _EnoughRounds
         return None
 
-    result = strategy.start(grid=counting, initial_arrays=initial, num_rounds=federation.rounds - done,
-                            timeout=federation.timeout_s, train_config=config,
-                            evaluate_config=ConfigRecord(dict(config)), evaluate_fn=aggregated)
+    try:
+        result = strategy.start(grid=counting, initial_arrays=initial, num_rounds=federation.rounds - done,
+                                timeout=federation.timeout_s, train_config=config,
+                                evaluate_config=ConfigRecord(dict(config)), evaluate_fn=aggregated)
+    except _EnoughRounds:  # early stopping: the best round is what the federation gives
+        return best.arrays(), counting
     if result is None or not len(result.arrays.keys()):
         raise ZooError(f"the federation produced no model (no site answered a training round; rounds: "
                        f"{counting.rounds}); rerun with -v to see the sites' errors")
+    if best.arrays() is not None:
+        return best.arrays(), counting
     values = record_values(result.arrays)
     return [values[i] for i in travel], counting
+
+
+class _EnoughRounds(Exception):
+    """Early stopping ended the federation (raised from the round's end, out of Flower's strategy loop)."""
+
+
+BEST = "checkpoints/best.federation.npz"  # the best round's global weights (the travelling ones)
+
+
+class _BestRound:
+    """`zoo finetune`'s early stopping over the rounds: the same `EarlyStopping` (patience, `min_epochs` as
+    rounds, ties broken by validation loss), fed each round's sample-weighted mean of the sites' validation
+    metrics as one epoch's logs and the round's global weights as the model's. The best round's weights go
+    to `RUN/checkpoints/best.federation.npz`, and `state()` to the checkpoint, so a resumed federation goes
+    on watching. `watch=None` (patience 0) keeps nothing: the last round is the model."""
+
+    def __init__(self, watch: dict | None, run: Path, travel: list[int], saved: dict | None):
+        self.run, self.travel = run, travel
+        self.current: list[np.ndarray] | None = None
+        self.stop_training = False
+        self.callback = None
+        if not watch:
+            return
+        from zoo.training.callbacks import EarlyStopping
+
+        callback = EarlyStopping(monitor=watch["monitor"], mode=watch["mode"], patience=int(watch["patience"]),
+                                 restore_best_weights=True, start_from_epoch=int(watch["min_rounds"]))
+        callback.set_model(self)
+        callback.on_train_begin()
+        if saved and (run / BEST).is_file():
+            with np.load(run / BEST) as kept:
+                callback.best_weights = [kept[f"w{i}"] for i in travel]
+            callback.best, callback.best_epoch = float(saved["value"]), int(saved["round"]) - 1
+            callback._best_loss, callback.wait = float(saved["loss"]), int(saved["wait"])
+        self.callback = callback
+
+    def get_weights(self) -> list[np.ndarray] | None:  # what `EarlyStopping` takes as the model's weights
+        return self.current
+
+    def see(self, round_: int, logs: dict, arrays: list[np.ndarray]) -> None:
+        if self.callback is None:
+            return
+        from zoo.training.callbacks import write_npz
+
+        self.current = arrays
+        held = self.callback.best_weights
+        self.callback.on_epoch_end(round_ - 1, logs)
+        if self.callback.best_weights is not held:  # this round is the best so far
+            write_npz(self.run / BEST, {f"w{i}": a for i, a in zip(self.travel, arrays)})
+
+    def state(self) -> dict | None:
+        callback = self.callback
+        if callback is None or callback.best_weights is None:
+            return None
+        return {"round": callback.best_epoch + 1, "monitor": callback.monitor, "value": float(callback.best),
+                "loss": float(callback._best_loss), "wait": int(callback.wait)}
+
+    def arrays(self) -> list[np.ndarray] | None:
+        return None if self.callback is None else self.callback.best_weights
 
 
 def _simulate(plugin, recipe, federation: Federation, model, travel, base, run: Path, done: int, state: dict,
