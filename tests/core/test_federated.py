@@ -336,3 +336,15 @@ def test_the_best_round_is_kept_and_early_stopping_ends_the_federation(toy_targe
     assert f"after round {best['round']} of the {done} aggregated" in (run / "MODEL_CARD.md").read_text()
     out = zoo("federate", "--resume", str(run), path=toy_target)
     assert out.returncode == 2 and f"early stopping ended it after {done} of 12 rounds" in out.stderr
+
+
+def test_secure_aggregation_composes_with_fedprox_and_differential_privacy(toy_target, third_site, tmp_path):
+    # a site clips its update (differential privacy) before SecAgg+ masks it; the noise goes on the unmasked mean
+    run, meta = federate(toy_target, third_site, tmp_path / "runs", "--site", f"c={third_site / 'c.npz'}",
+                         "--rounds", "2", "--aggregation", "fedprox", "--dp-noise", "0.5", "--dp-clip", "2.0",
+                         "--secure-aggregation")
+    fed = meta["federated"]
+    assert fed["differential_privacy"]["clipping_norm"] == 2.0 and fed["secure_aggregation"]
+    assert [r["train"]["secure_aggregation"]["sites_masked"] for r in fed["rounds_log"]] == [3, 3]
+    card = (run / "MODEL_CARD.md").read_text()
+    assert "Differential privacy: client-side fixed clipping" in card and "Secure aggregation: SecAgg+" in card
