@@ -426,7 +426,7 @@ def pretrain(plugin_name, data, config, options, runs_dir, **values):
 @click.option("--min-sites", type=int, help="Sites a round needs (default: all).")
 @click.option("--dp-noise", type=float, help="Differential privacy: Gaussian noise multiplier (with --dp-clip).")
 @click.option("--dp-clip", type=float, help="Differential privacy: clipping norm of each site's update.")
-@click.option("--secure-aggregation", "secure", is_flag=True,
+@click.option("--secure-aggregation", is_flag=True,
               help="SecAgg+: sites send masked updates; the coordinator learns only their sum.")
 @click.option("--config", "-c", "config", type=click.Path(), help="Recipe YAML; command-line options override it.")
 @click.option("--option", "-o", "options", multiple=True, help="Plugin option KEY=VALUE (repeatable).")
@@ -444,7 +444,7 @@ def pretrain(plugin_name, data, config, options, runs_dir, **values):
 @recipe_options
 @needs_tensorflow
 def federate(plugin_name, sites, demo_sites, data, rounds, local_epochs, aggregation, mu, min_sites, dp_noise,
-             dp_clip, secure, config, options, runs_dir, resume, coordinator, tls_cert, tls_key, tls_ca, insecure, wait_s, **values):
+             dp_clip, secure_aggregation, config, options, runs_dir, resume, coordinator, tls_cert, tls_key, tls_ca, insecure, wait_s, **values):
     """Fine-tune across sites that keep their data (Flower simulation, or its deployment engine with
     --coordinator); write an ordinary run folder."""
     from zoo.training.federated import Federation, federate as run_federate, parse_sites, require_flower
@@ -478,7 +478,7 @@ def federate(plugin_name, sites, demo_sites, data, rounds, local_epochs, aggrega
         raise ConfigError("--tls-cert, --tls-key, --tls-ca and --insecure go with --coordinator HOST:PORT")
     federation = Federation(parse_sites(sites, demo_sites, deployed=link is not None), rounds=rounds,
                             local_epochs=local_epochs, aggregation=aggregation, mu=mu, min_sites=min_sites,
-                            dp_noise=dp_noise, dp_clip=dp_clip, secure=secure, coordinator=link)
+                            dp_noise=dp_noise, dp_clip=dp_clip, secure=secure_aggregation, coordinator=link)
     federation.validate()
     require_flower(simulation=link is None)
     overrides = {k: v for k, v in values.items() if v is not None}

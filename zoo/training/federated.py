@@ -128,6 +128,9 @@ class Federation:
         if (self.dp_noise is None) != (self.dp_clip is None):
             raise ConfigError("differential privacy needs both --dp-noise (noise multiplier) and --dp-clip "
                               "(clipping norm)")
+        if self.secure and self.min_sites == 1:
+            raise ConfigError("--secure-aggregation needs --min-sites of at least 2: the sum of one site's update "
+                              "is that update; give --min-sites 2 or more, or drop --secure-aggregation")
         if self.dp_noise is not None and (self.dp_noise < 0 or self.dp_clip <= 0):
             raise ConfigError(f"--dp-noise must be >= 0 and --dp-clip > 0, got {self.dp_noise} and {self.dp_clip}")
 
@@ -843,8 +846,9 @@ class _CountingGrid:
         part = "train" if kind == "train" else "evaluate"
         entry[part] = {"sites": answered, "failed": len(failed), "failed_sites": failed_sites, "retried": retried,
                        "bytes_down": down, "bytes_up": sum(_record_bytes(r.content) for r in valid)}
-        protocol = (getattr(self._grid, "traffic", None) or {}).pop(round_ - self.offset, None)
-        if part == "train" and protocol:  # secure aggregation: what crossed the network is the protocol's
+        protocol = (getattr(self._grid, "traffic", None) or {}).pop(round_ - self.offset, None) \
+            if part == "train" else None
+        if protocol:  # secure aggregation: what crossed the network is the protocol's
             dropped = [self._site_of(node) for node in protocol["dropped"]]  # their masks were removed for them
             entry[part].update(bytes_down=protocol["bytes_down"], bytes_up=protocol["bytes_up"],
                                failed=len(dropped), failed_sites=dropped,
