@@ -261,7 +261,8 @@ def _int8_fallback(model: Any, reference: Any, exporter: Any, tmp: Path, runner:
         shown = "n/a" if best is None else f"{best:.3f}"
         raise ExportError(
             f"the tflite int8 artifact failed verification: full-integer {full.reason}; keeping up to "
-            f"{options.float_ops} operations in float, int16 activations or float activations reached agreement "
+            f"{options.float_ops} operations in float, int16 activations, activations quantised at run time or "
+            f"float compute on int8 weights reached agreement "
             f"{shown} at best ({len(reports)} tries). Try a larger --float-ops or --quantize float16. "
             f"Nothing was written"
         )

@@ -102,6 +102,34 @@ def test_a_model_that_passes_full_int8_keeps_nothing_in_float(tmp_path, cnn):
     assert report.sidecar["quantization"]["float_ops"] == []
 
 
+def test_weight_only_int8_stores_int8_weights_and_computes_in_float(tmp_path, cnn):
+    import tensorflow as tf
+
+    float32 = tf.lite.TFLiteConverter.from_keras_model(cnn.model).convert()
+    dynamic = tf.lite.TFLiteConverter.from_keras_model(cnn.model)
+    dynamic.optimizations = [tf.lite.Optimize.DEFAULT]
+    packed = tflite.weight_only_int8(float32)
+    # every weighted operation reads its weights through a DEQUANTIZE of an int8 tensor
+    ops = list_ops(packed)
+    kinds = [op.kind for op in ops]
+    assert kinds.count("DEQUANTIZE") == kinds.count("CONV_2D") + kinds.count("FULLY_CONNECTED") > 0
+    dtypes = {d["index"]: d["dtype"] for d in tflite._interpreter_class()(model_content=packed).get_tensor_details()}
+    assert all(dtypes[op.inputs[0]] == np.int8 for op in ops if op.kind == "DEQUANTIZE")
+    assert len(packed) < 0.4 * len(float32)  # int8 weights: about a quarter of the weight bytes
+    # float arithmetic on rounded weights: closer to Keras than dynamic range, which quantises
+    # every activation as it runs
+    x = cnn.holdout["image"]
+    keras_probs = cnn.model.predict(x, verbose=0)
+    errors = {}
+    for name, flatbuffer in (("weight-only", packed), ("dynamic", dynamic.convert())):
+        path = tmp_path / f"{name}.tflite"
+        path.write_bytes(flatbuffer)
+        probs = load_artifact(path)({"image": x})
+        assert np.mean(probs.argmax(-1) == keras_probs.argmax(-1)) >= 0.99
+        errors[name] = float(np.mean(np.abs(probs - keras_probs)))
+    assert errors["weight-only"] < errors["dynamic"], errors
+
+
 def test_islands_join_a_tensors_producer_and_consumers(cnn):
     import tensorflow as tf
 
