@@ -106,7 +106,9 @@ def test_int8_rows_name_their_script_and_say_which_scheme_passed_or_that_none_di
               "size_ratio": 0.31, "latency_ratios": [0.5, 0.6]}
     short = dict(passed, case="tabular-fraud", fallback_error="no scheme", scheme="full-integer int8", float_ops=0,
                  full_int8_agreement_validation=None, validation_agreement=0.67, agreement=0.70, size_ratio=0.4)
-    rows = {r["benchmark"]: r for r in int8.rows([passed, short])}
+    gated = dict(passed, case="vision-probe", fallback_error="no scheme", scheme="int8 weights, float compute",
+                 float_ops=0, default_gate=0.95, full_int8_agreement_validation=0.778, validation_agreement=0.956)
+    rows = {r["benchmark"]: r for r in int8.rows([passed, short, gated])}
     assert all(run_all.script_of(name) == "int8" for name in rows)
     ok = rows["int8[vision] agreement"]
     assert ok["passed"] is True and "3 ops in float" in ok["compared"] and "0.910" in ok["compared"]
@@ -115,3 +117,6 @@ def test_int8_rows_name_their_script_and_say_which_scheme_passed_or_that_none_di
     bad = rows["int8[tabular-fraud] agreement"]
     assert bad["passed"] is False and "no scheme reached 0.99" in bad["compared"] and "0.670" in bad["compared"]
     assert rows["int8[tabular-fraud] size"]["passed"] is False
+    probe = rows["int8[vision-probe] agreement"]["compared"]  # refused at 0.99, measured at the tool's own gate
+    assert "int8 weights, float compute, exported at the default gate of 0.95" in probe
+    assert "this one 0.956, full int8 0.778" in probe
