@@ -119,15 +119,14 @@ def results_from_page(page: Path) -> list[dict]:
     return list(by_script.values())
 
 
-def provenance(page: Path, facts: dict, args, started: float) -> str:
-    """The page's "Measured ..." paragraph with this partial run's date, machine and command added."""
+def provenance(page: Path, facts: dict, what: str, command: str, minutes: float | None) -> str:
+    """The page's "Measured ..." paragraph with this partial run's rows, date, machine and command added."""
     previous = ""
     if page.is_file():
         previous = next((line for line in page.read_text().splitlines() if line.startswith("Measured ")), "")
-    command = "run_all.py " + ("--small " if args.small else "") + "--only " + " ".join(args.only)
-    added = (f"the {' and '.join(args.only)} rows {facts['date']} on {facts['cpu']} ({facts['cores']} cores), "
+    added = (f"{what} {facts['date']} on {facts['cpu']} ({facts['cores']} cores), "
              f"TensorFlow {facts.get('tensorflow')}, Keras {facts.get('keras')} "
-             f"(`{command}`, {(time.time() - started) / 60:.1f} min).")
+             f"(`{command}`" + ("" if minutes is None else f", {minutes:.1f} min") + ").")
     if not previous:
         return "Measured " + added
     return previous.rstrip(".") + "; " + added
@@ -137,7 +136,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--small", action="store_true")
     parser.add_argument("--only", nargs="*", help="run only these scripts")
+    parser.add_argument("--merge", nargs=2, metavar=("SCRIPT", "JSON"),
+                        help="put the rows of SCRIPT's JSON output into the page instead of running anything")
+    parser.add_argument("--command", help="with --merge: the command that wrote JSON (for the page)")
     args = parser.parse_args()
+    if args.merge:
+        if not args.command:
+            parser.error("--merge needs --command, the command that measured the rows")
+        merge(*args.merge, args.command)
+        return
     results, started = [], time.time()
     for name in args.only or SCRIPTS:
         script = HERE / f"{name}.py"
@@ -174,11 +181,41 @@ def main() -> None:
     # the scripts' own times, summed over the page (with --only, some are from the previous run)
     facts["total_seconds"] = round(sum(r.get("seconds", 0) for r in results), 1)
     facts["this_run_seconds"] = round(time.time() - started, 1)
-    (HERE / "results.json").write_text(json.dumps({"machine": facts, "results": results}, indent=2, default=str))
-    measured = provenance(HERE / "RESULTS.md", facts, args, started) if args.only else (
+    command = "run_all.py " + ("--small " if args.small else "") + "--only " + " ".join(args.only or [])
+    measured = provenance(HERE / "RESULTS.md", facts, f"the {' and '.join(args.only or [])} rows", command,
+                          (time.time() - started) / 60) if args.only else (
         f"Measured {facts['date']} on {facts['cpu']} ({facts['cores']} cores), TensorFlow "
         f"{facts.get('tensorflow')}, Keras {facts.get('keras')}, Python {facts['python']}; "
         f"the scripts took {facts['total_seconds'] / 60:.1f} min in all" + (" (--small)." if args.small else "."))
+    write_page(results, facts, measured)
+
+
+def merge(script: str, path: str, command: str) -> None:
+    """Put the rows of one script's JSON output (`path`, from `command`) into the page: rows of the same
+    name are replaced, new ones added, the script's other rows kept. For a part of a script rerun
+    alone (`int8.py --cases vision-probe`, `detection.py --speed-only`)."""
+    if (HERE / "results.json").is_file():
+        previous = json.loads((HERE / "results.json").read_text())
+    else:
+        previous = {"machine": {}, "results": results_from_page(HERE / "RESULTS.md")}
+    results = previous["results"]
+    entry = next((r for r in results if r["script"] == script), None)
+    if entry is None:
+        raise SystemExit(f"{script} has no rows on the page; run it with --only {script}")
+    new_rows = rows_of(json.loads(Path(path).read_text()))
+    by_name = {row["benchmark"]: row for row in new_rows}
+    kept = [by_name.pop(row["benchmark"], row) for row in entry["rows"]]
+    entry["rows"] = kept + list(by_name.values())
+    facts = machine()
+    facts["date"] = _dt.date.today().isoformat()
+    facts["total_seconds"] = previous["machine"].get("total_seconds")
+    names = sorted({row["benchmark"] for row in new_rows})
+    what = f"the {names[0]} row" if len(names) == 1 else f"the {len(names)} rows {names[0]} to {names[-1]}"
+    write_page(results, facts, provenance(HERE / "RESULTS.md", facts, what, command, None))
+
+
+def write_page(results: list[dict], facts: dict, measured: str) -> None:
+    (HERE / "results.json").write_text(json.dumps({"machine": facts, "results": results}, indent=2, default=str))
     lines = ["# Benchmark results", "", measured, "",
              "Each ratio is the median of side-by-side measurements in one process run (min-max, n pairs).", "",
              "| benchmark | compared | ratio | goal | verdict |", "| --- | --- | --- | --- | --- |"]

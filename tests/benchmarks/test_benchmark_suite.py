@@ -97,6 +97,32 @@ def test_only_one_script_on_a_fresh_clone_keeps_every_other_row_of_the_page(tmp_
     assert len(after) == len(before)
 
 
+def test_merge_puts_a_partial_rerun_into_the_page_and_keeps_every_other_row(tmp_path):
+    """`run_all.py --merge SCRIPT JSON --command CMD`: rows of the same name replaced, the others kept."""
+    import shutil
+
+    copy = tmp_path / "benchmarks"
+    shutil.copytree(BENCH, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    before = [line for line in (copy / "RESULTS.md").read_text().splitlines() if line.startswith("| ")]
+    name = next(line.split(" | ")[0][2:] for line in before if line.startswith("| int8["))
+    part = tmp_path / "part.json"
+    part.write_text(json.dumps({"rows": [{"benchmark": name, "compared": "rerun", "ratio": {
+        "median": 0.5, "min": 0.5, "max": 0.5, "n": 1}, "goal": ">= 0.99", "passed": False}]}))
+    proc = subprocess.run([sys.executable, "run_all.py", "--merge", "int8", str(part), "--command",
+                           "python benchmarks/int8.py --cases x"], cwd=copy, text=True, capture_output=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    page = (copy / "RESULTS.md").read_text()
+    after = [line for line in page.splitlines() if line.startswith("| ")]
+    assert f"| {name} | rerun | 0.500 (n=1) | >= 0.99 | falls short |" in after
+    assert len(after) == len(before)
+    assert all(line in after for line in before if not line.startswith(f"| {name} |"))
+    assert f"the {name} row " in page and "(`python benchmarks/int8.py --cases x`)." in page
+    missing = subprocess.run([sys.executable, "run_all.py", "--merge", "int8", str(part)], cwd=copy, text=True,
+                             capture_output=True, timeout=120)
+    assert missing.returncode == 2 and "--command" in missing.stderr
+
+
 def test_int8_rows_name_their_script_and_say_which_scheme_passed_or_that_none_did():
     import int8
 
