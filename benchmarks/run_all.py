@@ -129,6 +129,8 @@ def provenance(page: Path, facts: dict, what: str, command: str, minutes: float 
              f"(`{command}`" + ("" if minutes is None else f", {minutes:.1f} min") + ").")
     if not previous:
         return "Measured " + added
+    if added.rstrip(".") in previous:  # the same rows merged again from the same command, the same day
+        return previous
     return previous.rstrip(".") + "; " + added
 
 
@@ -210,7 +212,9 @@ def merge(script: str, path: str, command: str) -> None:
     facts["date"] = _dt.date.today().isoformat()
     facts["total_seconds"] = previous["machine"].get("total_seconds")
     names = sorted({row["benchmark"] for row in new_rows})
-    what = f"the {names[0]} row" if len(names) == 1 else f"the {len(names)} rows {names[0]} to {names[-1]}"
+    prefixes = {name.split(" ")[0] for name in names}  # int8[vision-probe] agreement -> int8[vision-probe]
+    what = (f"the {names[0]} row" if len(names) == 1 else f"the {prefixes.pop()} rows" if len(prefixes) == 1
+            else "the " + ", ".join(names) + " rows")
     write_page(results, facts, provenance(HERE / "RESULTS.md", facts, what, command, None))
 
 
