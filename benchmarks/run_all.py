@@ -203,7 +203,11 @@ def merge(script: str, path: str, command: str) -> None:
     results = previous["results"]
     entry = next((r for r in results if r["script"] == script), None)
     if entry is None:
-        raise SystemExit(f"{script} has no rows on the page; run it with --only {script}")
+        print(f"Error: {script} has no rows on the page; run it with --only {script}", file=sys.stderr)
+        sys.exit(2)
+    if not Path(path).is_file():
+        print(f"Error: {path} does not exist; pass the --json file the script wrote", file=sys.stderr)
+        sys.exit(2)
     new_rows = rows_of(json.loads(Path(path).read_text()))
     by_name = {row["benchmark"]: row for row in new_rows}
     kept = [by_name.pop(row["benchmark"], row) for row in entry["rows"]]
