@@ -131,7 +131,8 @@ def export_run(run: str | Path, fmt: str, *, quantize: str = "none", out: str | 
                           input_signature=signature, task_kind=task.kind, sidecar=sidecar,
                           verify=verify, force=force,
                           agreement=lambda reference, produced: task.agreement(reference, produced, threshold),
-                          comparable=lambda reference, produced: task.comparable(reference, produced, threshold))
+                          comparable=lambda reference, produced: task.comparable(reference, produced, threshold),
+                          estimate=lambda reference, produced: task.estimated_agreement(reference, produced, threshold))
     from zoo import report_html, tracking
 
     report_html.refresh_report(run)

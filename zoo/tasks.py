@@ -236,6 +236,16 @@ class Task:
         """
         return None
 
+    def estimated_agreement(self, reference: np.ndarray, produced: np.ndarray,
+                            threshold: float | None = None) -> float | None:
+        """The agreement a quantised export is estimated to reach beyond the samples compared.
+
+        Each sample's shift of its decision score under the artifact is applied to every sample's
+        Keras margin (`zoo_export.verify.pairwise_top1_agreement`); a quantised export must reach
+        both this and the observed agreement. None (the default) estimates nothing.
+        """
+        return None
+
     def comparable(self, reference: np.ndarray, produced: np.ndarray,
                    threshold: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The two arrays an export's value tolerance compares (float32 within 1e-4, float16 within
@@ -353,6 +363,11 @@ class Multiclass(Task):
     def agreement(self, reference, produced, threshold=None):
         return "top-1", float(np.mean(np.argmax(reference, axis=-1) == np.argmax(produced, axis=-1)))
 
+    def estimated_agreement(self, reference, produced, threshold=None):
+        from zoo_export.verify import pairwise_top1_agreement
+
+        return pairwise_top1_agreement(reference, produced)
+
     def transfer_targets(self, labels, n_classes):
         ids = np.asarray(labels).reshape(-1).astype(int)
         return np.eye(max(int(n_classes), int(ids.max(initial=0)) + 1))[ids], ids
@@ -425,6 +440,11 @@ class Binary(Task):
         cut = 0.5 if threshold is None else float(threshold)
         return f"decision@{cut:g}", float(np.mean((reference >= cut) == (produced >= cut)))
 
+    def estimated_agreement(self, reference, produced, threshold=None):
+        from zoo_export.verify import pairwise_threshold_agreement
+
+        return pairwise_threshold_agreement(reference, produced, 0.5 if threshold is None else float(threshold))
+
     def transfer_targets(self, labels, n_classes):
         return Multiclass.transfer_targets(self, labels, 2)
 
@@ -479,6 +499,9 @@ class Multilabel(Task):
 
     def agreement(self, reference, produced, threshold=None):
         return Binary.agreement(self, reference, produced, threshold)
+
+    def estimated_agreement(self, reference, produced, threshold=None):
+        return Binary.estimated_agreement(self, reference, produced, threshold)
 
     def transfer_targets(self, labels, n_classes):
         return Task.transfer_targets(self, labels, n_classes)
@@ -561,6 +584,9 @@ class TokenMulticlass(Task):
 
     def agreement(self, reference, produced, threshold=None):
         return "top-1", float(np.mean(np.argmax(reference, axis=-1) == np.argmax(produced, axis=-1)))
+
+    def estimated_agreement(self, reference, produced, threshold=None):
+        return Multiclass.estimated_agreement(self, reference, produced, threshold)
 
 
 # --------------------------------------------------------------------------- answer spans

@@ -294,6 +294,7 @@ def export_model(
     force: bool = False,
     agreement: Any = None,
     comparable: Any = None,
+    estimate: Any = None,
 ) -> ExportReport:
     """Convert `model` with `exporter`, verify the artifact, then write it and its sidecar.
 
@@ -314,6 +315,8 @@ def export_model(
             agreement means for this model (see `zoo_export.verify.verify`).
         comparable: optional `(reference, produced) -> (reference', produced')`: the arrays the
             value tolerance compares (see `zoo_export.verify.verify`).
+        estimate: optional `(reference, produced) -> fraction | None`: the estimated agreement a
+            quantised artifact must also reach (see `zoo_export.verify.verify`).
         force: replace an existing `out_path`.
 
     Raises:
@@ -390,7 +393,7 @@ def export_model(
             with Progress("verifying against Keras", tick=True):
                 report = verify_artifact(
                     reference, runner, samples, task_kind=task_kind, tolerance=tolerance,
-                    agreement=agreement, comparable=comparable,
+                    agreement=agreement, comparable=comparable, estimate=estimate,
                 )
             if not report.passed and options.quantize == "int8" and hasattr(exporter, "float_fallback"):
                 report = _int8_fallback(export_source, reference, exporter, tmp, runner, report, details,
@@ -399,7 +402,8 @@ def export_model(
                                         check=lambda r: verify_artifact(reference, r, samples,
                                                                         task_kind=task_kind, tolerance=tolerance,
                                                                         agreement=agreement,
-                                                                        comparable=comparable))
+                                                                        comparable=comparable,
+                                                                        estimate=estimate))
             del runner  # release the runtime's hold on the file before renaming
             if not report.passed:
                 raise ExportError(

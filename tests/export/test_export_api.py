@@ -120,3 +120,65 @@ def test_runner_rejects_wrong_inputs(text):
         runner({"token_ids": text.samples["token_ids"]})
     with pytest.raises(ExportError, match="different batch sizes"):
         runner({k: v[: 3 + i] for i, (k, v) in enumerate(text.samples.items())})
+
+
+def _brute_force_top1(reference, produced):
+    """Every (i, j) pair spelled out: sample i's shift of its top-1 margin applied to sample j's."""
+    ref, out = np.log(np.clip(reference, 1e-7, 1)), np.log(np.clip(produced, 1e-7, 1))
+    order = np.argsort(-reference, axis=-1, kind="stable")
+    rows = np.arange(len(ref))
+    margin = ref[rows, order[:, 0]] - ref[rows, order[:, 1]]
+    shift = out[rows, order[:, 0]] - out[rows, order[:, 1]] - margin
+    return 1.0 - float(np.mean([[margin[j] + shift[i] < 0 for j in rows] for i in rows]))
+
+
+def test_pairwise_estimates_match_every_pair_spelled_out():
+    from zoo_export.verify import pairwise_threshold_agreement, pairwise_top1_agreement
+
+    rng = np.random.default_rng(0)
+    reference = rng.dirichlet(np.ones(4), 60)
+    produced = np.clip(reference + rng.normal(0, 0.03, reference.shape), 0, 1)
+    assert pairwise_top1_agreement(reference, produced) == pytest.approx(_brute_force_top1(reference, produced))
+    assert pairwise_top1_agreement(reference, reference) == 1.0
+
+    scores = rng.uniform(0, 1, 80)
+    moved = np.clip(scores + rng.normal(0.02, 0.05, 80), 0, 1)
+    z, z_moved, cut = (np.log(v) - np.log1p(-v) for v in (np.clip(scores, 1e-7, 1 - 1e-7),
+                                                           np.clip(moved, 1e-7, 1 - 1e-7), np.float64(0.3)))
+    spelled = np.mean([[(z[j] + (z_moved[i] - z[i]) >= cut) != (z[j] >= cut) for j in range(80)] for i in range(80)])
+    assert pairwise_threshold_agreement(scores, moved, 0.3) == pytest.approx(1.0 - spelled)
+    assert pairwise_threshold_agreement(scores, scores, 0.3) == 1.0
+
+
+def test_verify_refuses_a_quantised_artifact_whose_agreement_is_only_observed(cnn):
+    """Every compared decision agrees, but the artifact moves scores far enough to flip the close ones."""
+    import keras
+
+    reference = cnn.model.predict(cnn.holdout["image"], verbose=0)
+    logs = np.log(reference)
+    order = np.argsort(-reference, axis=-1)
+    rows = np.arange(len(reference))
+    margin = logs[rows, order[:, 0]] - logs[rows, order[:, 1]]
+    delta = float(np.median(margin))
+    runner_up = int(np.argmax(np.bincount(order[:, 1])))
+    # the commonest runner-up's bias up by delta: every log-score difference to it moves by exactly delta
+    shifted = keras.models.clone_model(cnn.model)
+    shifted.set_weights(cnn.model.get_weights())
+    bias = shifted.get_layer("probs").bias
+    bias.assign(bias.numpy() + np.eye(bias.shape[0])[runner_up] * delta)
+    produced = shifted.predict(cnn.holdout["image"], verbose=0)
+    kept = np.argmax(produced, -1) == np.argmax(reference, -1)  # the samples compared all agree
+    samples = {"image": cnn.holdout["image"][kept]}
+    assert (~kept).any() and kept.sum() >= 50
+
+    report = verify(cnn.model, runner_from_keras(shifted), samples, task_kind="multiclass",
+                    tolerance=tolerance_for(ExportOptions(quantize="int8", min_agreement=0.99)))
+    assert report.agreement == 1.0 and not report.passed
+    assert "estimated from every pair" in report.reason
+    assert report.estimated_agreement == pytest.approx(_brute_force_top1(reference[kept], produced[kept]), abs=1e-6)
+    assert report.estimated_agreement < 0.99
+
+    # the same artifact to float tolerances: no decision gate, so nothing is estimated
+    exact = verify(cnn.model, runner_from_keras(shifted), samples, task_kind="multiclass",
+                   tolerance=tolerance_for(ExportOptions(quantize="float16")))
+    assert exact.estimated_agreement is None and not exact.passed
