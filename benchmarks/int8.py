@@ -135,6 +135,7 @@ def measure(case: str, plugin_name: str, extra: list[str], root: Path) -> dict:
         "float_ops": len(int8_report.sidecar["quantization"].get("float_ops") or []),
         "full_int8_agreement_validation": (fallback.get("full_int8") or {}).get("agreement"),
         "validation_agreement": int8_report.verification.agreement,
+        "validation_estimated": int8_report.verification.estimated_agreement,
         "fallback_error": fallback_error,
         "default_gate": default_gate,
         "best_validation_agreement": max((t.get("agreement") or 0.0 for t in fallback.get("tries", [])), default=None),
@@ -161,7 +162,10 @@ def rows(results: list[dict]) -> list[dict]:
                f"{r['full_int8_agreement_validation']:.3f})" if short
                else r["scheme"] + (f", {r['float_ops']} ops in float" if r["float_ops"] else "")
                + ("" if r["full_int8_agreement_validation"] is None
-                  else f"; full int8 agreed {r['full_int8_agreement_validation']:.3f} on validation"))
+                  else f"; full int8 agreed {r['full_int8_agreement_validation']:.3f} on validation")
+               + ("" if r.get("validation_estimated") is None
+                  else f"; this one {r['validation_agreement']:.3f} on validation, "
+                       f"{r['validation_estimated']:.3f} estimated"))
         agree = r["agreement"]
         out.append({"benchmark": f"int8[{case}] agreement",
                     "compared": f"int8 vs Keras decisions ({r['agreement_kind']}) on {r['rows']} test rows; {how}",

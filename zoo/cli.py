@@ -570,6 +570,9 @@ class ExportCommand(click.Command):
 @click.option("--samples", default=128, show_default=True, help="Validation samples to verify on.")
 @click.option("--calibration-samples", default=200, show_default=True, help="int8: training rows to calibrate on, drawn class by class.")
 @click.option("--min-agreement", default=0.95, show_default=True, help="int8/dynamic: decision agreement needed.")
+@click.option("--min-estimated-agreement", type=float,
+              help="int8/dynamic classifiers: also require this agreement as estimated from every pair of "
+                   "score shift and decision margin (reported either way).")
 @click.option("--strict-int8", is_flag=True,
               help="int8: refuse when full-integer int8 falls short, instead of keeping operations in float.")
 @click.option("--float-ops", default=12, show_default=True,
@@ -579,8 +582,8 @@ class ExportCommand(click.Command):
 @click.option("--io-dtype", default="float32", show_default=True, help="int8: float32, int8 or uint8 input/output.")
 @click.option("--runs-dir", default="runs", show_default=True, type=click.Path())
 @needs_tensorflow
-def export(run, fmt, quantize, out, force, verify, samples, calibration_samples, min_agreement, strict_int8,
-           float_ops, atol, opset, io_dtype, runs_dir):
+def export(run, fmt, quantize, out, force, verify, samples, calibration_samples, min_agreement,
+           min_estimated_agreement, strict_int8, float_ops, atol, opset, io_dtype, runs_dir):
     """Export RUN (default: the newest run) to a deployment format, verified against Keras."""
     from zoo.deploy import export_run
     from zoo.training import rundir
@@ -588,13 +591,16 @@ def export(run, fmt, quantize, out, force, verify, samples, calibration_samples,
     run = Path(run) if run else rundir.newest_run(runs_dir)
     report = export_run(run, fmt, quantize=quantize, out=out, force=force, verify=verify, samples=samples,
                         calibration_samples=calibration_samples, min_agreement=min_agreement, opset=opset,
-                        io_dtype=io_dtype, atol=atol, strict_int8=strict_int8, float_ops=float_ops)
+                        io_dtype=io_dtype, atol=atol, strict_int8=strict_int8, float_ops=float_ops,
+                        min_estimated_agreement=min_estimated_agreement)
     v = report.verification
     click.echo(f"{'format':<12} {'quantize':<9} {'size':>10}  verification")
     if v is None:
         check = "skipped (--no-verify)"
     else:
         agreement = "n/a" if v.agreement is None else f"{v.agreement:.1%}"
+        if v.estimated_agreement is not None:
+            agreement += f" (estimated {v.estimated_agreement:.1%})"
         check = (f"max|diff| {v.max_abs_diff:.2e}, mean|diff| {v.mean_abs_diff:.2e}, "
                  f"agreement {agreement} on {v.n_samples} samples: {'passed' if v.passed else 'FAILED'}")
     click.echo(f"{report.format:<12} {report.quantize:<9} {_size(report.size_bytes):>10}  {check}")

@@ -81,7 +81,8 @@ def calibration_set(dataset, n: int, seed: int, class_names=None) -> tuple[dict[
 def export_run(run: str | Path, fmt: str, *, quantize: str = "none", out: str | Path | None = None,
                force: bool = False, verify: bool = True, samples: int = 128, calibration_samples: int = 200,
                min_agreement: float = 0.95, opset: int | None = None, io_dtype: str = "float32",
-               atol: float | None = None, strict_int8: bool = False, float_ops: int = 12):
+               atol: float | None = None, strict_int8: bool = False, float_ops: int = 12,
+               min_estimated_agreement: float | None = None):
     """Export a run's model to `fmt`, verified on its validation data; returns the `ExportReport`."""
     from zoo_export.api import ExportOptions
     from zoo_export.export import export_model
@@ -92,7 +93,7 @@ def export_run(run: str | Path, fmt: str, *, quantize: str = "none", out: str | 
     exporter = registry.get_exporter(fmt)
     options = ExportOptions(quantize=quantize, calibration_samples=calibration_samples, io_dtype=io_dtype,
                             opset=opset, min_agreement=min_agreement, atol=atol, strict_int8=strict_int8,
-                            float_ops=float_ops)
+                            float_ops=float_ops, min_estimated_agreement=min_estimated_agreement)
     if hasattr(exporter, "check_options"):
         exporter.check_options(options)
     meta, model = load_run(run)

@@ -241,8 +241,8 @@ class Task:
         """The agreement a quantised export is estimated to reach beyond the samples compared.
 
         Each sample's shift of its decision score under the artifact is applied to every sample's
-        Keras margin (`zoo_export.verify.pairwise_top1_agreement`); a quantised export must reach
-        both this and the observed agreement. None (the default) estimates nothing.
+        Keras margin (`zoo_export.verify.pairwise_top1_agreement`); a quantised export reports it and,
+        with `--min-estimated-agreement`, must reach it. None (the default) estimates nothing.
         """
         return None
 

@@ -45,6 +45,9 @@ class ExportOptions:
         opset: ONNX opset; None lets the converter choose.
         min_agreement: smallest decision agreement with Keras that a dynamic or int8
             artifact may have.
+        min_estimated_agreement: a dynamic or int8 classifier must also reach this agreement as
+            estimated from every pair of score shift and decision margin (`zoo_export.verify`);
+            None (the default) reports the estimate without gating on it.
         atol: absolute tolerance that replaces the per-format one (see `zoo_export.verify`).
         strict_int8: int8 only: refuse the artifact when full-integer int8 falls short of
             `min_agreement`, instead of keeping operations in float (`zoo_export.int8`).
@@ -63,6 +66,7 @@ class ExportOptions:
     opset: int | None = None
     min_agreement: float = 0.95
     atol: float | None = None
+    min_estimated_agreement: float | None = None
     strict_int8: bool = False
     float_ops: int = 12
 
@@ -85,6 +89,8 @@ class ExportOptions:
             )
         if not 0.0 <= float(self.min_agreement) <= 1.0:  # also refuses NaN
             raise ExportError(f"min_agreement must lie in [0, 1], got {self.min_agreement}")
+        if self.min_estimated_agreement is not None and not 0.0 <= float(self.min_estimated_agreement) <= 1.0:
+            raise ExportError(f"--min-estimated-agreement must lie in [0, 1], got {self.min_estimated_agreement}")
         if self.atol is not None and not (0 <= float(self.atol) < float("inf")):
             raise ExportError(f"--atol must be a finite number >= 0, got {self.atol}")
         if self.strict_int8 and self.quantize != "int8":

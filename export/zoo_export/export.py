@@ -315,8 +315,9 @@ def export_model(
             agreement means for this model (see `zoo_export.verify.verify`).
         comparable: optional `(reference, produced) -> (reference', produced')`: the arrays the
             value tolerance compares (see `zoo_export.verify.verify`).
-        estimate: optional `(reference, produced) -> fraction | None`: the estimated agreement a
-            quantised artifact must also reach (see `zoo_export.verify.verify`).
+        estimate: optional `(reference, produced) -> fraction | None`: the estimated agreement of a
+            quantised artifact, reported and gated by `options.min_estimated_agreement`
+            (see `zoo_export.verify.verify`).
         force: replace an existing `out_path`.
 
     Raises:

@@ -19,16 +19,17 @@ Per-format tolerances (`tolerance_for`):
 | --- | --- |
 | none     | every output within atol 1e-4 + rtol 1e-5 * |keras| |
 | float16  | every output within atol 1e-2 + rtol 1e-3 * |keras| |
-| dynamic, int8 | decision agreement >= min_agreement (0.95), observed and estimated; regression: max diff <= 5% of the Keras output range |
+| dynamic, int8 | decision agreement >= min_agreement (0.95); regression: max diff <= 5% of the Keras output range |
 
 Observed agreement on N samples cannot tell 0.98 from 1.0 when N is 45: one decision is 0.022.
-For classifiers, quantised exports are therefore also held to an *estimated* agreement
+For classifiers, quantised exports therefore also report an *estimated* agreement
 (`pairwise_top1_agreement`, `pairwise_threshold_agreement`): each sample's shift of its decision
 score under the artifact (in log-odds) is applied to every sample's Keras margin, N x N pairs,
 and the fraction of pairs whose decision would not flip is the estimate. It assumes how far
-quantisation moves a score does not depend on how close that score is to its boundary; it
-resolves far finer than N samples do, and on a MobileNetV2 demo it read 0.985 on validation
-where full int8 agreed 45 of 45 there and 44 of 45 on the test split.
+quantisation moves a score does not depend on how close that score is to its boundary. It is a
+gate only when asked for (`min_estimated_agreement`): on the demos' test splits (45-256 rows) it
+has read both above and below the agreement observed there, and splits that small cannot settle
+how far to trust it.
 
 `ExportOptions.atol` replaces the float tolerance with a plain absolute one (rtol 0) and, for
 dynamic/int8, adds it as a second condition.
@@ -57,7 +58,9 @@ class Tolerance:
 
     Args:
         atol, rtol: outputs must satisfy |artifact - keras| <= atol + rtol * |keras|.
-        min_agreement: smallest decision agreement (classifiers).
+        min_agreement: smallest decision agreement (classifiers); the estimated agreement is
+            reported wherever this is set.
+        min_estimated_agreement: smallest estimated agreement (`pairwise_top1_agreement`).
         range_fraction: for regression without atol: max diff <= fraction * keras range.
         hint: what to try when it fails (shown in the reason).
     """
@@ -67,6 +70,7 @@ class Tolerance:
     min_agreement: float | None = None
     range_fraction: float | None = None
     hint: str = ""
+    min_estimated_agreement: float | None = None
 
 
 def tolerance_for(options: ExportOptions | None = None, calibration_used: int | None = None) -> Tolerance:
@@ -99,6 +103,7 @@ def tolerance_for(options: ExportOptions | None = None, calibration_used: int | 
         min_agreement=options.min_agreement,
         range_fraction=0.05 if options.atol is None else None,
         hint=hint,
+        min_estimated_agreement=options.min_estimated_agreement,
     )
 
 
@@ -267,9 +272,9 @@ def verify(
         comparable: optional `(reference, produced) -> (reference', produced')`: the arrays the
             value tolerance compares, for outputs that must be paired first (a ranked list of
             detections); by default the outputs themselves.
-        estimate: optional `(reference, produced) -> fraction | None`: the estimated agreement
-            that a quantised artifact (a tolerance with `min_agreement`) must also reach. Without
-            it, the kinds' own decisions are estimated (`pairwise_top1_agreement`,
+        estimate: optional `(reference, produced) -> fraction | None`: the estimated agreement,
+            reported for a tolerance with `min_agreement` and gated by `min_estimated_agreement`.
+            Without it, the kinds' own decisions are estimated (`pairwise_top1_agreement`,
             `pairwise_threshold_agreement`); with a custom `agreement` and no `estimate`, nothing is.
 
     Example:
@@ -354,13 +359,12 @@ def verify(
             )
         else:
             checks.append(f"{agreement_kind} agreement {agreement:.3f} >= {tolerance.min_agreement:.3f}")
-        if estimated is not None and estimated < tolerance.min_agreement <= agreement:
-            problems.append(
-                f"{agreement_kind} agreement {agreement:.3f} observed, but {estimated:.3f} estimated from every "
-                f"pair of score shift and decision margin, below {tolerance.min_agreement:.3f}"
-            )
+        wanted = tolerance.min_estimated_agreement
+        if estimated is not None and wanted is not None and estimated < wanted:
+            problems.append(f"{agreement_kind} agreement {estimated:.3f} estimated from every pair of score shift "
+                            f"and decision margin, below {wanted:.3f}")
         elif estimated is not None:
-            checks.append(f"estimated {estimated:.3f} >= {tolerance.min_agreement:.3f}")
+            checks.append(f"estimated {estimated:.3f}" + ("" if wanted is None else f" >= {wanted:.3f}"))
     if tolerance.range_fraction is not None and agreement is None:
         span = max(float(np.ptp(left)) if np.size(left) else 0.0, 1e-6)
         limit = tolerance.range_fraction * span

@@ -81,6 +81,11 @@ def test_every_format_exports_verifies_and_predicts_like_keras(toy_target, train
         assert max(drawn["per_class"].values()) - min(drawn["per_class"].values()) <= 1
     else:
         assert "calibration" not in sidecar
+    estimated = sidecar["verification"]["estimated_agreement"]
+    if quantize in ("dynamic", "int8"):  # reported beside the observed figure, not a gate by default
+        assert 0.0 <= estimated <= 1.0 and f"(estimated {estimated:.1%})" in out.stdout
+    else:
+        assert estimated is None
     keras_out = zoo("predict", str(run), str(inputs), path=toy_target)
     artifact_out = zoo("predict", artifact, str(inputs), path=toy_target)
     assert keras_out.returncode == 0 and artifact_out.returncode == 0, artifact_out.stderr
@@ -93,6 +98,10 @@ def test_int8_fallback_options_are_checked_before_any_work(toy_target, trained, 
     assert out.returncode == 2 and "--float-ops must be 0 or more, got -1" in out.stderr
     assert list(tmp_path.iterdir()) == []
     assert "--strict-int8" in zoo("export", "--help", path=toy_target).stdout
+    out = zoo("export", str(trained[0]), "--format", "tflite", "--quantize", "dynamic", "--min-estimated-agreement",
+              "1.5", "--out", str(tmp_path / "m.tflite"), path=toy_target)
+    assert out.returncode == 2 and "--min-estimated-agreement must lie in [0, 1], got 1.5" in out.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_unknown_format_lists_installed_formats(toy_target, trained):

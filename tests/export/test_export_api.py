@@ -150,8 +150,9 @@ def test_pairwise_estimates_match_every_pair_spelled_out():
     assert pairwise_threshold_agreement(scores, scores, 0.3) == 1.0
 
 
-def test_verify_refuses_a_quantised_artifact_whose_agreement_is_only_observed(cnn):
-    """Every compared decision agrees, but the artifact moves scores far enough to flip the close ones."""
+def test_verify_estimates_agreement_beyond_the_samples_and_gates_on_it_when_asked(cnn):
+    """Every compared decision agrees, but the artifact moves scores far enough to flip close ones: the
+    estimate says so, and refuses the artifact when asked to gate."""
     import keras
 
     reference = cnn.model.predict(cnn.holdout["image"], verbose=0)
@@ -171,12 +172,18 @@ def test_verify_refuses_a_quantised_artifact_whose_agreement_is_only_observed(cn
     samples = {"image": cnn.holdout["image"][kept]}
     assert (~kept).any() and kept.sum() >= 50
 
+    reported = verify(cnn.model, runner_from_keras(shifted), samples, task_kind="multiclass",
+                      tolerance=tolerance_for(ExportOptions(quantize="int8", min_agreement=0.99)))
+    assert reported.passed and reported.agreement == 1.0
+    assert reported.estimated_agreement == pytest.approx(_brute_force_top1(reference[kept], produced[kept]),
+                                                         abs=1e-6)
+    assert reported.estimated_agreement < 0.99 and f"estimated {reported.estimated_agreement:.3f}" in reported.reason
+
+    gated = ExportOptions(quantize="int8", min_agreement=0.99, min_estimated_agreement=0.99)
     report = verify(cnn.model, runner_from_keras(shifted), samples, task_kind="multiclass",
-                    tolerance=tolerance_for(ExportOptions(quantize="int8", min_agreement=0.99)))
+                    tolerance=tolerance_for(gated))
     assert report.agreement == 1.0 and not report.passed
-    assert "estimated from every pair" in report.reason
-    assert report.estimated_agreement == pytest.approx(_brute_force_top1(reference[kept], produced[kept]), abs=1e-6)
-    assert report.estimated_agreement < 0.99
+    assert "estimated from every pair" in report.reason and "below 0.990" in report.reason
 
     # the same artifact to float tolerances: no decision gate, so nothing is estimated
     exact = verify(cnn.model, runner_from_keras(shifted), samples, task_kind="multiclass",
