@@ -217,8 +217,7 @@ def merge(script: str, path: str, command: str) -> None:
     facts["total_seconds"] = previous["machine"].get("total_seconds")
     names = sorted({row["benchmark"] for row in new_rows})
     prefixes = {name.split(" ")[0] for name in names}  # int8[vision-probe] agreement -> int8[vision-probe]
-    what = (f"the {names[0]} row" if len(names) == 1 else f"the {prefixes.pop()} rows" if len(prefixes) == 1
-            else "the " + ", ".join(names) + " rows")
+    what = (f"the {names[0]} row" if len(names) == 1 else "the " + ", ".join(sorted(prefixes)) + " rows")
     write_page(results, facts, provenance(HERE / "RESULTS.md", facts, what, command, None))
 
 

@@ -129,8 +129,9 @@ def test_int8_rows_name_their_script_and_say_which_scheme_passed_or_that_none_di
     passed = {"case": "vision", "fallback_error": None, "scheme": "int8 with some operations in float", "float_ops": 3,
               "full_int8_agreement_validation": 0.91, "validation_agreement": 0.99, "agreement": 0.995,
               "agreement_kind": "top-1", "rows": 200, "monitor": "accuracy", "keras_metric": 0.9, "int8_metric": 0.895,
-              "size_ratio": 0.31, "latency_ratios": [0.5, 0.6]}
-    short = dict(passed, case="tabular-fraud", fallback_error="no scheme", scheme="full-integer int8", float_ops=0,
+              "size_ratio": 0.31, "latency_ratios": [0.5, 0.6], "validation_estimated": 0.985, "validation_rows": 45,
+              "fresh": {"rows": 300, "first_index": 60, "agreement": 0.96, "estimated_on_them": 0.963}}
+    short = dict(passed, case="tabular-fraud", fresh=None, validation_estimated=None, fallback_error="no scheme", scheme="full-integer int8", float_ops=0,
                  full_int8_agreement_validation=None, validation_agreement=0.67, agreement=0.70, size_ratio=0.4)
     gated = dict(passed, case="vision-probe", fallback_error="no scheme", scheme="int8 weights, float compute",
                  float_ops=0, default_gate=0.95, full_int8_agreement_validation=0.778, validation_agreement=0.956)
@@ -138,6 +139,12 @@ def test_int8_rows_name_their_script_and_say_which_scheme_passed_or_that_none_di
     assert all(run_all.script_of(name) == "int8" for name in rows)
     ok = rows["int8[vision] agreement"]
     assert ok["passed"] is True and "3 ops in float" in ok["compared"] and "0.910" in ok["compared"]
+    assert "this one 0.990 on validation, 0.985 estimated" in ok["compared"]
+    fresh = rows["int8[vision] agreement, fresh images"]  # more held-out rows than the 45 of the test split
+    assert fresh["passed"] is False and fresh["ratio"]["median"] == pytest.approx(0.96)
+    assert "300 demo images the run never read (index 60 on" in fresh["compared"]
+    assert "the 45 validation rows gave 0.990, estimated 0.985" in fresh["compared"]
+    assert not any(name.startswith("int8[tabular-fraud] agreement, fresh") for name in rows)
     assert rows["int8[vision] accuracy change"]["ratio"]["median"] == pytest.approx(-0.5)
     assert rows["int8[vision] accuracy change"]["passed"] is True
     bad = rows["int8[tabular-fraud] agreement"]
