@@ -91,6 +91,9 @@ class ExportOptions:
             raise ExportError(f"min_agreement must lie in [0, 1], got {self.min_agreement}")
         if self.min_estimated_agreement is not None and not 0.0 <= float(self.min_estimated_agreement) <= 1.0:
             raise ExportError(f"--min-estimated-agreement must lie in [0, 1], got {self.min_estimated_agreement}")
+        if self.min_estimated_agreement is not None and self.quantize not in ("dynamic", "int8"):
+            raise ExportError(f"--min-estimated-agreement needs --quantize dynamic or int8 (got --quantize "
+                              f"{self.quantize}): float formats are compared by value")
         if self.atol is not None and not (0 <= float(self.atol) < float("inf")):
             raise ExportError(f"--atol must be a finite number >= 0, got {self.atol}")
         if self.strict_int8 and self.quantize != "int8":

@@ -253,12 +253,17 @@ def _int8_fallback(model: Any, reference: Any, exporter: Any, tmp: Path, runner:
         flatbuffer, record = exporter.float_fallback(model, options=options, input_signature=signature,
                                                      calibration=calibration, check=check_flatbuffer,
                                                      reference=reference)
-    record["full_int8"] = {"agreement": full.agreement, "reason": full.reason, "size_bytes": full_size,
+    record["full_int8"] = {"agreement": full.agreement, "estimated_agreement": full.estimated_agreement,
+                           "reason": full.reason, "size_bytes": full_size,
                            "latency_ms": full_latency}
     details["int8_fallback"] = record
     if flatbuffer is None:
         best = max((r.agreement for r in reports if r.agreement is not None), default=None)
         shown = "n/a" if best is None else f"{best:.3f}"
+        estimates = [r.estimated_agreement for r in reports if r.estimated_agreement is not None]
+        if options.min_estimated_agreement is not None and estimates:
+            shown += f" (estimated {max(estimates):.3f} at best, against --min-estimated-agreement " \
+                     f"{options.min_estimated_agreement:g})"
         raise ExportError(
             f"the tflite int8 artifact failed verification: full-integer {full.reason}; keeping up to "
             f"{options.float_ops} operations in float, int16 activations, activations quantised at run time or "

@@ -212,6 +212,7 @@ def select_float_ops(
             flatbuffer = search.quantize(float_ops)
             report = check(flatbuffer)
             tries.append({"float_ops": len(float_ops), "agreement": getattr(report, "agreement", None),
+                          "estimated_agreement": getattr(report, "estimated_agreement", None),
                           "passed": bool(report.passed), "size_bytes": len(flatbuffer)})
             logger.info("int8 with %d float ops: %s", len(float_ops), report.reason)
             return flatbuffer, report

@@ -353,7 +353,8 @@ class TFLiteExporter(Exporter):
                     record["tries"].append({"scheme": scheme, "passed": False, "error": str(exc)[:200]})
                     continue
                 report = check(flatbuffer)
-                record["tries"].append({"scheme": scheme, "agreement": report.agreement, "passed": bool(report.passed),
+                record["tries"].append({"scheme": scheme, "agreement": report.agreement,
+                                        "estimated_agreement": report.estimated_agreement, "passed": bool(report.passed),
                                         "size_bytes": len(flatbuffer)})
                 logger.info("%s: %s", scheme, report.reason)
                 if report.passed:

@@ -58,9 +58,10 @@ class Tolerance:
 
     Args:
         atol, rtol: outputs must satisfy |artifact - keras| <= atol + rtol * |keras|.
-        min_agreement: smallest decision agreement (classifiers); the estimated agreement is
-            reported wherever this is set.
-        min_estimated_agreement: smallest estimated agreement (`pairwise_top1_agreement`).
+        min_agreement: smallest decision agreement (classifiers); where it is set, the estimated
+            agreement is reported for the decisions that have one (top-1, thresholded).
+        min_estimated_agreement: smallest estimated agreement (`pairwise_top1_agreement`,
+            `pairwise_threshold_agreement`); an artifact whose decisions have no estimate fails it.
         range_fraction: for regression without atol: max diff <= fraction * keras range.
         hint: what to try when it fails (shown in the reason).
     """
@@ -156,14 +157,19 @@ def batch1_latency_ms(runners: Sequence[Runner], samples: Mapping[str, np.ndarra
 
 #: probabilities are read in log space clipped here (a quantised softmax outputs exact zeros)
 _LOG_FLOOR = 1e-7
+#: how far below zero a tie lost to a lower class index puts a margin (it flips under strict <)
+_TIE = 1e-9
 
 
-def _log_scores(values: np.ndarray) -> np.ndarray:
-    """Log-probabilities for outputs in [0, 1]; other outputs are taken as logits already."""
+def _in_unit(values: np.ndarray) -> bool:
+    values = np.asarray(values)
+    return bool(values.size) and bool(np.all((values >= 0) & (values <= 1)))
+
+
+def _log_scores(values: np.ndarray, probabilities: bool) -> np.ndarray:
+    """Log-probabilities when the outputs are probabilities; logits are taken as they are."""
     values = np.asarray(values, np.float64)
-    if values.size and np.all((values >= 0) & (values <= 1)):
-        return np.log(np.clip(values, _LOG_FLOOR, 1.0))
-    return values
+    return np.log(np.clip(values, _LOG_FLOOR, 1.0)) if probabilities else values
 
 
 def _logit(values: np.ndarray) -> np.ndarray:
@@ -184,8 +190,11 @@ def pairwise_top1_agreement(reference: np.ndarray, produced: np.ndarray) -> floa
 
     Per row (the last axis holds the classes; per-token outputs count each position): Keras'
     margin is its top-1 score minus its runner-up's, in log space; the artifact's shift is how much
-    it changed that same difference. Pair (i, j) flips when j's margin plus i's shift falls below
-    zero. Returns the fraction of the N x N pairs that do not flip.
+    it moved the margin of that top class over its strongest rival in the artifact (a row whose top
+    class the artifact ranks below another has a negative new margin; a tie with a lower class index
+    counts as lost, as argmax breaks ties). Pair (i, j) flips when j's margin plus i's shift falls
+    below zero, so a sample paired with itself is its own decision. Returns the fraction of the N x N
+    pairs that do not flip.
 
     Example:
 
@@ -193,18 +202,24 @@ def pairwise_top1_agreement(reference: np.ndarray, produced: np.ndarray) -> floa
     pairwise_top1_agreement(np.array([[0.9, 0.1], [0.6, 0.4]]), np.array([[0.8, 0.2], [0.5, 0.5]]))
     ```
     """
-    ref = _log_scores(reference)
-    out = _log_scores(produced)
-    classes = ref.shape[-1]
-    if classes < 2:
+    probabilities = _in_unit(reference)  # one scale for both: read from Keras' outputs
+    ref, out = _log_scores(reference, probabilities), _log_scores(produced, probabilities)
+    classes = ref.shape[-1] if ref.ndim else 0
+    if classes < 2 or not ref.size:
         return float("nan")
     ref, out = ref.reshape(-1, classes), out.reshape(-1, classes)
-    order = np.argsort(-ref, axis=-1, kind="stable")
+    order = np.argsort(-ref, axis=-1, kind="stable")  # ties: the lower index first, as argmax
     rows = np.arange(len(ref))
-    top, second = order[:, 0], order[:, 1]
-    margin = ref[rows, top] - ref[rows, second]
-    shift = (out[rows, top] - out[rows, second]) - margin
-    return 1.0 - _pairs_flipped(margin, -shift) if len(margin) else float("nan")
+    top = order[:, 0]
+    margin = ref[rows, top] - ref[rows, order[:, 1]]
+    kept = out[rows, top]
+    rivals = out.copy()
+    rivals[rows, top] = -np.inf
+    new_margin = kept - rivals.max(axis=-1)
+    lower = np.arange(classes)[None, :] < top[:, None]
+    lost_tie = np.any(lower & (rivals == kept[:, None]), axis=-1)
+    new_margin = np.where(lost_tie, np.minimum(new_margin, 0.0) - _TIE, new_margin)
+    return float(1.0 - _pairs_flipped(margin, margin - new_margin))
 
 
 def pairwise_threshold_agreement(reference: np.ndarray, produced: np.ndarray, threshold: float) -> float:
@@ -217,7 +232,7 @@ def pairwise_threshold_agreement(reference: np.ndarray, produced: np.ndarray, th
     """
     ref = np.asarray(reference, np.float64).reshape(-1)
     out = np.asarray(produced, np.float64).reshape(-1)
-    probabilities = bool(ref.size) and bool(np.all((ref >= 0) & (ref <= 1)))
+    probabilities = _in_unit(ref)
     to = _logit if probabilities else (lambda v: np.asarray(v, np.float64))
     z, cut = to(ref), float(to(np.float64(threshold)))
     if not z.size:
@@ -365,6 +380,10 @@ def verify(
                             f"and decision margin, below {wanted:.3f}")
         elif estimated is not None:
             checks.append(f"estimated {estimated:.3f}" + ("" if wanted is None else f" >= {wanted:.3f}"))
+    if tolerance.min_estimated_agreement is not None and estimated is None:
+        problems.append(f"--min-estimated-agreement {tolerance.min_estimated_agreement:g} was asked for, but this "
+                        "model's outputs have no estimated agreement (it covers top-1 and thresholded decisions); "
+                        "drop the option")
     if tolerance.range_fraction is not None and agreement is None:
         span = max(float(np.ptp(left)) if np.size(left) else 0.0, 1e-6)
         limit = tolerance.range_fraction * span

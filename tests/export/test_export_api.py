@@ -123,13 +123,15 @@ def test_runner_rejects_wrong_inputs(text):
 
 
 def _brute_force_top1(reference, produced):
-    """Every (i, j) pair spelled out: sample i's shift of its top-1 margin applied to sample j's."""
+    """Every (i, j) pair spelled out: how much the artifact moved sample i's margin of its Keras top class
+    over the strongest other class, applied to sample j's Keras margin."""
     ref, out = np.log(np.clip(reference, 1e-7, 1)), np.log(np.clip(produced, 1e-7, 1))
-    order = np.argsort(-reference, axis=-1, kind="stable")
-    rows = np.arange(len(ref))
-    margin = ref[rows, order[:, 0]] - ref[rows, order[:, 1]]
-    shift = out[rows, order[:, 0]] - out[rows, order[:, 1]] - margin
-    return 1.0 - float(np.mean([[margin[j] + shift[i] < 0 for j in rows] for i in rows]))
+    margins, shifts = [], []
+    for r, q in zip(ref, out):
+        top = int(np.argmax(r))
+        margins.append(r[top] - np.sort(r)[-2])
+        shifts.append((q[top] - max(q[c] for c in range(len(q)) if c != top)) - margins[-1])
+    return 1.0 - float(np.mean([[m + d < 0 for m in margins] for d in shifts]))
 
 
 def test_pairwise_estimates_match_every_pair_spelled_out():
@@ -148,6 +150,44 @@ def test_pairwise_estimates_match_every_pair_spelled_out():
     spelled = np.mean([[(z[j] + (z_moved[i] - z[i]) >= cut) != (z[j] >= cut) for j in range(80)] for i in range(80)])
     assert pairwise_threshold_agreement(scores, moved, 0.3) == pytest.approx(1.0 - spelled)
     assert pairwise_threshold_agreement(scores, scores, 0.3) == 1.0
+
+
+def test_pairwise_estimates_of_one_sample_are_its_own_decision_ties_included():
+    """A pair of a sample with itself is that sample's real decision, also where a quantised output
+    (a 1/256 grid) ties the top two classes or lands on the cut: argmax takes the lower index, `>=` keeps."""
+    from zoo_export.verify import pairwise_threshold_agreement, pairwise_top1_agreement
+
+    rng = np.random.default_rng(1)
+    reference = rng.integers(1, 12, size=(400, 3)) / 256  # outputs on the int8 grid, ties in both
+    produced = np.clip(reference + rng.integers(-2, 3, size=reference.shape) / 256, 0, 1)
+    ties = 0
+    for r, q in zip(reference, produced):
+        same = float(np.argmax(r) == np.argmax(q))
+        ties += int(np.sort(q)[-1] == np.sort(q)[-2])
+        assert pairwise_top1_agreement(r[None], q[None]) == same, (r, q)
+    assert ties > 20  # the ties were exercised
+    cut = 64 / 256
+    scores = rng.integers(40, 90, size=300) / 256
+    moved = scores + rng.integers(-6, 7, size=300) / 256
+    on_cut = 0
+    for a, b in zip(scores, moved):
+        on_cut += int(a == cut or b == cut)
+        assert pairwise_threshold_agreement(np.array([a]), np.array([b]), cut) == float((a >= cut) == (b >= cut))
+    assert on_cut > 5
+    # one scale for both sides, read from Keras' outputs: 1 + 1e-7 from a runtime is still a probability
+    reference = np.array([[1.0, 0.0], [0.2, 0.8]])
+    assert pairwise_top1_agreement(reference, reference + 1e-7) == 1.0
+
+
+def test_the_estimated_agreement_gate_is_refused_where_it_cannot_apply(text):
+    with pytest.raises(ExportError, match="--min-estimated-agreement needs --quantize dynamic or int8"):
+        ExportOptions(quantize="float16", min_estimated_agreement=0.99)
+    tolerance = tolerance_for(ExportOptions(quantize="dynamic", min_estimated_agreement=0.9))
+    regression = verify(text.model, runner_from_keras(text.model), text.samples, task_kind="regression",
+                        tolerance=tolerance)
+    assert not regression.passed and "have no estimated agreement" in regression.reason
+    binary = verify(text.model, runner_from_keras(text.model), text.samples, task_kind="binary", tolerance=tolerance)
+    assert binary.passed and binary.estimated_agreement == 1.0
 
 
 def test_verify_estimates_agreement_beyond_the_samples_and_gates_on_it_when_asked(cnn):
