@@ -238,6 +238,9 @@ RECIPE_OPTIONS = [
                  help="Same seed, same run: TensorFlow op determinism (slower on a GPU)."),
     click.option("--distribute", type=click.Choice(DISTRIBUTE)),
     click.option("--max-samples", type=int, help="Use at most N samples per split (quick trials)."),
+    click.option("--quantize-aware-epochs", type=int,
+                 help="After training, N epochs on kernels rounded to the int8 grid (straight-through); the saved "
+                      "kernels stay on it, so --quantize int8 weight files compute what Keras computes."),
 ]
 
 

@@ -984,6 +984,9 @@ def federate(plugin, recipe: Recipe, federation: Federation, data: str | None = 
                           "global model instead: use --aggregation fedprox (or --regularizer l2sp)")
     if recipe.distribute != "none":
         raise ConfigError("--distribute is for one machine's devices; a federation trains one process per site")
+    if recipe.quantize_aware_epochs:
+        raise ConfigError("--quantize-aware-epochs trains after the last epoch in one process, and a federation "
+                          "trains at its sites; drop it (zoo export --quantize int8 still falls back as needed)")
     timings, lap = stopwatch()
     keras.utils.set_random_seed(recipe.seed)
     coordinator = load_data(plugin, recipe, data)

@@ -182,10 +182,11 @@ def learning_rate(recipe: Recipe, steps_per_epoch: int, factor: float = 1.0):
     return keras.optimizers.schedules.CosineDecay(initial_learning_rate=peak, decay_steps=total)
 
 
-def make_optimizer(recipe: Recipe, steps_per_epoch: int, factor: float = 1.0):
+def make_optimizer(recipe: Recipe, steps_per_epoch: int, factor: float = 1.0, lr=None):
+    """The recipe's optimizer on `learning_rate`'s schedule, or on `lr` (a rate or a schedule)."""
     import keras
 
-    lr = learning_rate(recipe, steps_per_epoch, factor)
+    lr = learning_rate(recipe, steps_per_epoch, factor) if lr is None else lr
     if recipe.optimizer == "sgd":
         return keras.optimizers.SGD(lr, momentum=0.9)
     if recipe.optimizer == "adamw" or recipe.weight_decay:
@@ -363,9 +364,11 @@ def _run_locked(plugin, recipe, bundle, parts, run, meta, train_raw, val_raw, st
         meta["error"] = f"{type(exc).__name__}: {exc}"
         rundir.write_json(run / rundir.RUN_FILE, meta)
         raise
-    history, stopped_by, epochs_run, cached, warnings = result
+    history, stopped_by, epochs_run, cached, warnings, qat = result
     if warnings:
         meta["warnings"] = warnings
+    if qat is not None:
+        meta["quantize_aware"] = qat
     lap("train")
     return _finish(plugin, recipe, bundle, parts, run, meta, stopped_by, epochs_run, cached, timings, lap)
 
@@ -487,12 +490,52 @@ def _train(plugin, recipe, bundle, parts, run, train_raw, val_raw, steps, monito
         from zoo.training.callbacks import read_weights
 
         read_weights(trainer, best)
+    qat = None
+    if recipe.quantize_aware_epochs:
+        qat, cached = _quantize_aware(plugin.task, recipe, parts, trainer, loss, train_raw, val_raw, bundle.augment,
+                                      steps, jit, verbose, cached)
     stopped_by = "epochs"
     if target_cb is not None and target_cb.reached_epoch is not None:
         stopped_by = f"target {recipe.target} reached at epoch {target_cb.reached_epoch + 1}"
     elif epochs_run < recipe.epochs:
         stopped_by = f"early stopping on {monitor} (patience {recipe.patience})"
-    return history, stopped_by, epochs_run, cached, warnings
+    return history, stopped_by, epochs_run, cached, warnings, qat
+
+
+#: the quantisation-aware epochs' learning rate, as a share of the recipe's (constant: they refine a
+#: trained model, and a schedule that warmed up and decayed again would spend them ramping)
+QAT_LR_FACTOR = 0.1
+
+
+def _quantize_aware(task, recipe, parts, trainer, loss, train_raw, val_raw, augment, steps, jit, verbose, cached):
+    """`recipe.quantize_aware_epochs` epochs of `trainer` on kernels rounded to the int8 grid
+    (`zoo.training.int8_grid`); returns (the record for `zoo.json`, the cached validation features
+    recomputed through the rounded backbone, or None)."""
+    from zoo.training.features import compute_features
+    from zoo.training.int8_grid import quantize_aware
+
+    if cached is not None:
+        before = score_metrics(task, cached[1], parts.head.predict(cached[0], batch_size=1024, verbose=0))
+    else:
+        before = evaluate_model(parts.model, task, recipe, val_raw)[0]
+    rate = recipe.learning_rate * QAT_LR_FACTOR
+    trainer.compile(optimizer=make_optimizer(recipe, steps, lr=rate), loss=loss, metrics=compile_metrics(task),
+                    jit_compile=jit)
+    features = {}
+
+    def fit(epochs, callback):
+        if cached is not None:  # the frozen backbone is rounded now: its features are new
+            x_train, y_train = compute_features(parts.feature_model, train_raw)
+            features["validation"] = compute_features(parts.feature_model, val_raw)
+            trainer.fit(x_train, y_train, batch_size=recipe.batch_size, epochs=epochs, callbacks=[callback],
+                        verbose=verbose, shuffle=True)
+        else:
+            trainer.fit(batched(train_raw, recipe, training=True, augment=augment), epochs=epochs,
+                        callbacks=[callback], verbose=verbose, shuffle=False)
+
+    record = quantize_aware(parts.model, trainer, fit, recipe.quantize_aware_epochs)
+    record.update(learning_rate=rate, validation_before={k: float(v) for k, v in before.items()})
+    return record, features.get("validation", cached)
 
 
 def _read_history(run: Path) -> list[dict]:

@@ -86,6 +86,7 @@ class Recipe:
     val_fraction: float = 0.15
     test_fraction: float = 0.15
     max_samples: int | None = None
+    quantize_aware_epochs: int = 0
     options: dict[str, Any] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ building
@@ -175,7 +176,7 @@ class Recipe:
                 raise ConfigError(f"recipe {key} must be at least 1, got {getattr(self, key)}")
         limits = {"epochs": 100_000, "batch_size": 1_000_000, "trainable_blocks": 10_000, "unfreeze_every": 100_000,
                   "lora_rank": 4096, "head_hidden": 1_000_000, "warmup_epochs": 100_000, "patience": 100_000,
-                  "min_epochs": 100_000}
+                  "min_epochs": 100_000, "quantize_aware_epochs": 100_000}
         for key, most in limits.items():
             if getattr(self, key) > most:
                 raise ConfigError(f"recipe {key} must be at most {most:,}, got {getattr(self, key):,}")
@@ -185,7 +186,7 @@ class Recipe:
             raise ConfigError(f"recipe max_samples must be at least 1, got {self.max_samples}")
         if self.weight_decay < 0:
             raise ConfigError(f"recipe weight_decay must be >= 0, got {self.weight_decay}")
-        for key in ("warmup_epochs", "patience", "min_epochs"):
+        for key in ("warmup_epochs", "patience", "min_epochs", "quantize_aware_epochs"):
             if getattr(self, key) < 0:
                 raise ConfigError(f"recipe {key} must be >= 0, got {getattr(self, key)}")
         if not 0 <= self.dropout < 1:
@@ -199,6 +200,9 @@ class Recipe:
         for key in ("val_fraction", "test_fraction"):
             if not 0 <= getattr(self, key) < 1:
                 raise ConfigError(f"recipe {key} must be in [0, 1), got {getattr(self, key)}")
+        if self.quantize_aware_epochs and self.strategy == "lora":
+            raise ConfigError("recipe quantize_aware_epochs needs merged kernels, and lora keeps its adapters apart; "
+                              "use another strategy, or quantize_aware_epochs=0")
         if self.val_fraction + self.test_fraction >= 1:
             raise ConfigError("recipe val_fraction + test_fraction must leave data to train on")
         if self.target is not None:
@@ -226,7 +230,8 @@ class Recipe:
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Recipe) if f.name != "options"}
 _INT_FIELDS = {"trainable_blocks", "unfreeze_every", "lora_rank", "head_hidden", "epochs", "batch_size",
-               "warmup_epochs", "patience", "min_epochs", "seed", "max_samples"}
+               "warmup_epochs", "patience", "min_epochs", "seed", "max_samples",
+               "quantize_aware_epochs"}
 _FLOAT_FIELDS = {"lr_decay", "dropout", "reg_weight", "learning_rate", "weight_decay", "val_fraction",
                  "test_fraction"}
 _BOOL_FIELDS = {"jit", "cache_features", "deterministic"}
