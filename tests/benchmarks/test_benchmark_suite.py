@@ -153,3 +153,24 @@ def test_int8_rows_name_their_script_and_say_which_scheme_passed_or_that_none_di
     probe = rows["int8[vision-probe] agreement"]["compared"]  # refused at 0.99, measured at the tool's own gate
     assert "int8 weights, float compute, exported at the default gate of 0.95" in probe
     assert "this one 0.956, full int8 0.778" in probe
+
+
+def test_int8_quantize_aware_rows_compare_the_run_before_and_after_its_quantisation_aware_epochs():
+    import int8
+
+    meta = {"quantize_aware": {"epochs": 1, "layers": 53, "kernels_trained": 1,
+                               "validation_before": {"accuracy": 0.9}, "test_before": {"accuracy": 0.88}},
+            "metrics": {"validation": {"accuracy": 0.91}, "test": {"accuracy": 0.86}}}
+    cost = int8.quantize_aware_cost(meta, "accuracy")
+    assert cost["split"] == "test" and (cost["before"], cost["after"]) == (0.88, 0.86)
+    assert int8.quantize_aware_cost({"metrics": meta["metrics"]}, "accuracy") is None
+    no_test = {**meta, "quantize_aware": {**meta["quantize_aware"], "test_before": None}}
+    assert int8.quantize_aware_cost(no_test, "accuracy")["split"] == "validation"
+    result = {"case": "vision-qat", "fallback_error": None, "scheme": "int8 weights, float compute", "float_ops": 0,
+              "full_int8_agreement_validation": 0.97, "validation_agreement": 1.0, "agreement": 1.0,
+              "agreement_kind": "top-1", "rows": 45, "monitor": "accuracy", "keras_metric": 0.86, "int8_metric": 0.86,
+              "size_ratio": 0.3, "latency_ratios": [1.0], "validation_estimated": 1.0, "validation_rows": 45,
+              "fresh": None, "quantize_aware": cost}
+    row = {r["benchmark"]: r for r in int8.rows([result])}["int8[vision-qat] quantize-aware accuracy change"]
+    assert row["ratio"]["median"] == pytest.approx(-2.0) and row["passed"] is False
+    assert "0.880 -> 0.860" in row["compared"] and "53 kernels on the int8 grid, 1 trained" in row["compared"]

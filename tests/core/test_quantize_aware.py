@@ -80,7 +80,7 @@ def test_quantize_aware_run_saves_kernels_that_int8_weights_reproduce(toy_plugin
     assert record["layers"] == len(layers) >= 4 and record["epochs"] == 2
     assert record["kernels_trained"] == (1 if strategy == "linear-probe" else
                                          sum(layer.trainable for layer in layers))
-    assert "accuracy" in record["validation_before"]
+    assert "accuracy" in record["validation_before"] and "accuracy" in record["test_before"]
     saved = keras.models.load_model(result.path / "model.keras", compile=False)
     assert all(int8_grid.on_grid(layer) for layer in int8_grid.grid_layers(saved))
     # int8 weights, float compute: the rounding LiteRT does is already done, batch norm folded or not

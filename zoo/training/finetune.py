@@ -492,8 +492,9 @@ def _train(plugin, recipe, bundle, parts, run, train_raw, val_raw, steps, monito
         read_weights(trainer, best)
     qat = None
     if recipe.quantize_aware_epochs:
-        qat, cached = _quantize_aware(plugin.task, recipe, parts, trainer, loss, train_raw, val_raw, bundle.augment,
-                                      steps, jit, verbose, cached)
+        test_raw = limit(bundle.test, recipe.max_samples) if bundle.test is not None else None
+        qat, cached = _quantize_aware(plugin.task, recipe, parts, trainer, loss, train_raw, val_raw, test_raw,
+                                      bundle.augment, steps, jit, verbose, cached)
     stopped_by = "epochs"
     if target_cb is not None and target_cb.reached_epoch is not None:
         stopped_by = f"target {recipe.target} reached at epoch {target_cb.reached_epoch + 1}"
@@ -507,10 +508,12 @@ def _train(plugin, recipe, bundle, parts, run, train_raw, val_raw, steps, monito
 QAT_LR_FACTOR = 0.1
 
 
-def _quantize_aware(task, recipe, parts, trainer, loss, train_raw, val_raw, augment, steps, jit, verbose, cached):
+def _quantize_aware(task, recipe, parts, trainer, loss, train_raw, val_raw, test_raw, augment, steps, jit, verbose,
+                    cached):
     """`recipe.quantize_aware_epochs` epochs of `trainer` on kernels rounded to the int8 grid
-    (`zoo.training.int8_grid`); returns (the record for `zoo.json`, the cached validation features
-    recomputed through the rounded backbone, or None)."""
+    (`zoo.training.int8_grid`); returns (the record for `zoo.json`, with the float model's validation
+    and test metrics before them, and the cached validation features recomputed through the rounded
+    backbone, or None)."""
     from zoo.training.features import compute_features
     from zoo.training.int8_grid import quantize_aware
 
@@ -518,6 +521,9 @@ def _quantize_aware(task, recipe, parts, trainer, loss, train_raw, val_raw, augm
         before = score_metrics(task, cached[1], parts.head.predict(cached[0], batch_size=1024, verbose=0))
     else:
         before = evaluate_model(parts.model, task, recipe, val_raw)[0]
+    test_before = None
+    if test_raw is not None and labels_of(test_raw).size:
+        test_before = evaluate_model(parts.model, task, recipe, test_raw)[0]
     rate = recipe.learning_rate * QAT_LR_FACTOR
     trainer.compile(optimizer=make_optimizer(recipe, steps, lr=rate), loss=loss, metrics=compile_metrics(task),
                     jit_compile=jit)
@@ -534,7 +540,8 @@ def _quantize_aware(task, recipe, parts, trainer, loss, train_raw, val_raw, augm
                         callbacks=[callback], verbose=verbose, shuffle=False)
 
     record = quantize_aware(parts.model, trainer, fit, recipe.quantize_aware_epochs)
-    record.update(learning_rate=rate, validation_before={k: float(v) for k, v in before.items()})
+    record.update(learning_rate=rate, validation_before={k: float(v) for k, v in before.items()},
+                  test_before=None if test_before is None else {k: float(v) for k, v in test_before.items()})
     return record, features.get("validation", cached)
 
 
