@@ -170,7 +170,9 @@ def test_int8_quantize_aware_rows_compare_the_run_before_and_after_its_quantisat
               "full_int8_agreement_validation": 0.97, "validation_agreement": 1.0, "agreement": 1.0,
               "agreement_kind": "top-1", "rows": 45, "monitor": "accuracy", "keras_metric": 0.86, "int8_metric": 0.86,
               "size_ratio": 0.3, "latency_ratios": [1.0], "validation_estimated": 1.0, "validation_rows": 45,
-              "fresh": None, "quantize_aware": cost}
-    row = {r["benchmark"]: r for r in int8.rows([result])}["int8[vision-qat] quantize-aware accuracy change"]
+              "fresh": None, "quantize_aware": cost, "estimate_gate": 0.99}
+    rows = {r["benchmark"]: r for r in int8.rows([result])}
+    assert "; gated on the estimate too (>= 0.99)" in rows["int8[vision-qat] agreement"]["compared"]
+    row = rows["int8[vision-qat] quantize-aware accuracy change"]
     assert row["ratio"]["median"] == pytest.approx(-2.0) and row["passed"] is False
     assert "0.880 -> 0.860" in row["compared"] and "53 kernels on the int8 grid, 1 trained" in row["compared"]
