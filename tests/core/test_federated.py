@@ -98,6 +98,7 @@ def test_fedprox_with_differential_privacy_is_recorded(toy_target, sites, tmp_pa
     (["--demo-sites", "2", "--min-sites", "3"], "--min-sites must be between 1 and the 2 sites"),
     (["--demo-sites", "2", "--min-sites", "1", "--secure-aggregation"], "needs --min-sites of at least 2"),
     (["--resume", "RUN", "--secure-aggregation"], ", --secure-aggregation (only --rounds may change"),
+    (["--demo-sites", "2", "--quantize-aware-epochs", "1"], "a federation trains at its sites; drop it"),
 ])
 def test_bad_federations_are_refused_before_anything_runs(toy_target, tmp_path, args, message):
     out = zoo("federate", "--plugin", "toy", "--runs-dir", str(tmp_path / "runs"), *args, path=toy_target)
