@@ -244,3 +244,20 @@ def block_lr_multipliers(blocks, decay: float) -> dict[str, float]:
             for weight in layer.weights:
                 factors[weight.path] = factor
     return factors
+
+
+def nested_layers(model, keep) -> list:
+    """Every layer of `model` for which `keep(layer)` holds, nested models included, each once, in order."""
+    found, seen = [], set()
+
+    def walk(layer):
+        if id(layer) in seen:
+            return
+        seen.add(id(layer))
+        if keep(layer):
+            found.append(layer)
+        for sub in getattr(layer, "layers", None) or []:
+            walk(sub)
+
+    walk(model)
+    return found

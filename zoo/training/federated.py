@@ -336,19 +336,9 @@ def check_sites(plugin, recipe: Recipe, sites: list[Site], coordinator) -> dict[
 def _batchnorm_layers(model) -> list:
     import keras
 
-    found, seen = [], set()
+    from zoo.strategies.freeze import nested_layers
 
-    def walk(layer):
-        if id(layer) in seen:
-            return
-        seen.add(id(layer))
-        if isinstance(layer, keras.layers.BatchNormalization):
-            found.append(layer)
-        for sub in getattr(layer, "layers", None) or []:
-            walk(sub)
-
-    walk(model)
-    return found
+    return nested_layers(model, lambda layer: isinstance(layer, keras.layers.BatchNormalization))
 
 
 def travelling(model, aggregation: str, statistics_train: bool = False) -> list[int]:

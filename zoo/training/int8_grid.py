@@ -30,19 +30,10 @@ LEVELS = 127
 
 def grid_layers(model) -> list:
     """Every layer of `model` (nested models included, each once) that `GRID_LAYERS` names."""
-    seen, out = set(), []
+    from zoo.strategies.freeze import nested_layers
 
-    def walk(layer):
-        if id(layer) in seen:
-            return
-        seen.add(id(layer))
-        if type(layer).__name__ in GRID_LAYERS and getattr(layer, "kernel", None) is not None:
-            out.append(layer)
-        for sub in getattr(layer, "layers", None) or []:
-            walk(sub)
-
-    walk(model)
-    return out
+    return nested_layers(model, lambda layer: type(layer).__name__ in GRID_LAYERS
+                         and getattr(layer, "kernel", None) is not None)
 
 
 def snap(kernel: np.ndarray, depthwise: bool = False) -> np.ndarray:
